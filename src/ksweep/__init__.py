@@ -1,0 +1,28 @@
+"""ksweep: parallel k-selection sweeps for clustering estimators."""
+
+from ksweep._executors import SerialExecutor, available_executors, register_executor
+from ksweep._results import SweepResult
+from ksweep._selection import SelectionResult
+from ksweep._sweep import KSweep
+from ksweep.elbow import kneedle, two_segment
+from ksweep.exceptions import InvalidParameterError, NoElbowWarning, SweepTaskError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # the estimator and its results
+    "KSweep",
+    "SweepResult",
+    "SelectionResult",
+    # elbow detectors (also in ksweep.elbow)
+    "kneedle",
+    "two_segment",
+    # executors
+    "SerialExecutor",
+    "available_executors",
+    "register_executor",
+    # errors and warnings
+    "InvalidParameterError",
+    "NoElbowWarning",
+    "SweepTaskError",
+]
