@@ -1,0 +1,435 @@
+"""KSweep: fit a clusterer for every k, keep every restart, choose k, become that model."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from concurrent.futures import Executor
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, MetaEstimatorMixin
+from sklearn.cluster import KMeans
+from sklearn.utils import check_random_state, get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ksweep._executors import (
+    TaskFailed,
+    available_executors,
+    max_in_flight,
+    resolve_executor,
+    run_tasks,
+)
+from ksweep._results import SweepResult
+from ksweep._selection import SelectionResult
+from ksweep._tasks import TaskRecord, fit_one
+from ksweep._validation import (
+    CALLABLE,
+    NONE,
+    NONZERO_INT,
+    RANDOM_STATE,
+    Constraint,
+    check_k_range,
+    cluster_count_param,
+    instance_of,
+    int_at_least,
+    options,
+    param_error,
+    validate_params,
+)
+from ksweep.elbow import kneedle, two_segment
+from ksweep.exceptions import NoElbowWarning, SweepTaskError
+
+#: Selection methods by name; each takes ``(k, scores)`` and returns a SelectionResult.
+SELECTION_METHODS = {"kneedle": kneedle, "two_segment": two_segment}
+#: The fewest k values each named method can choose from.
+SELECTION_MIN_POINTS = {"kneedle": 3, "two_segment": 4}
+
+
+def _estimator_has(attr: str):
+    """For ``available_if``: the best estimator (before fit: the template) has ``attr``."""
+
+    def check(self: KSweep) -> bool:
+        model = getattr(self, "best_estimator_", None)
+        if model is None:
+            model = self._template()
+        getattr(model, attr)  # raises AttributeError with the estimator's own message
+        return True
+
+    return check
+
+
+def seed_entropy(random_state: Any) -> int:
+    """The root entropy of a sweep's seeds from a scikit-learn style ``random_state``."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**63))
+    if isinstance(random_state, np.random.RandomState):
+        return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    return int(random_state)
+
+
+def task_seeds(entropy: int, k_values: np.ndarray, n_restarts: int) -> np.ndarray:
+    """One 32-bit seed per (k, restart), shape ``(n_k, n_restarts)``.
+
+    The seed of ``(k, restart)`` comes from ``SeedSequence(entropy,
+    spawn_key=(k, restart))``: it depends on nothing else, so a task gets the
+    same seed whatever the k range, the executor or the order tasks run in.
+    """
+    return np.array(
+        [
+            [
+                np.random.SeedSequence(entropy, spawn_key=(int(k), r)).generate_state(1)[0]
+                for r in range(n_restarts)
+            ]
+            for k in k_values
+        ],
+        dtype=np.int64,
+    )
+
+
+class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
+    """Fit a clusterer for every k in a range, with restarts, and choose k.
+
+    Each ``(k, restart)`` pair is one task: a clone of ``estimator`` with its
+    cluster-count parameter set to k, a single restart (``n_init=1`` where the
+    estimator has ``n_init``) and a seed of its own, fitted through
+    ``executor``. The best restart per k is kept, the selection method picks
+    ``best_k_`` from the best inertia per k, and the sweep then behaves like
+    the chosen model (``predict``, ``transform``, ``score`` delegate to it).
+
+    Parameters
+    ----------
+    estimator : estimator, default=None
+        A scikit-learn style clusterer with an ``n_clusters`` (or, for mixture
+        models, ``n_components``) parameter. None means
+        ``sklearn.cluster.KMeans()``.
+    k_range : range or array-like of int, default=range(2, 11)
+        The k values to fit, strictly increasing, each between 1 and
+        n_samples.
+    n_init : int, default=10
+        Restarts per k, each a separate task with its own seed. An estimator
+        without a ``random_state`` parameter is deterministic and runs once
+        per k (with a warning when ``n_init > 1``).
+    random_state : int, RandomState, Generator or None, default=None
+        Root of the seeds. The seed of each ``(k, restart)`` is derived from
+        it with ``numpy.random.SeedSequence`` before any task runs, so an int
+        gives identical ``results_`` on every executor and in any task order.
+    executor : str or concurrent.futures.Executor, default="serial"
+        Where tasks run: a registered name (see
+        :func:`ksweep.available_executors`) or an executor instance, which
+        ksweep uses and never shuts down.
+    n_jobs : int or None, default=None
+        Number of workers for executors made from a name; ignored by
+        ``"serial"`` and by executor instances.
+    selection : {"kneedle", "two_segment"} or callable, default="kneedle"
+        How ``best_k_`` is chosen from the best inertia per k. A callable
+        receives ``(k, inertia)`` arrays and returns an object with a ``k``
+        attribute (such as :class:`ksweep.SelectionResult`) or an int. When
+        the method finds no k, a :class:`~ksweep.exceptions.NoElbowWarning`
+        is issued and the largest k is used.
+    elbow_scale : {"auto", "log", "linear"}, default="auto"
+        The scale of the best inertia handed to the selection method. "log"
+        looks for the elbow of the relative improvement per added cluster;
+        "auto" means "log" for ``selection="kneedle"`` (whose min-max scaling
+        lets the first, largest drop dominate a linear curve) and "linear"
+        for every other method. Log needs positive inertia: where some is
+        zero, the linear scale is used. ``elbow_.details["scale"]`` records
+        the scale used.
+
+    Attributes
+    ----------
+    results_ : SweepResult
+        Mapping of column name to array, one row per k (see
+        :class:`ksweep.SweepResult`); ``results_.to_frame()`` gives a DataFrame.
+    best_k_ : int
+        The chosen number of clusters.
+    best_estimator_ : estimator
+        The best-of-n_init fitted estimator for ``best_k_``, of the user's class.
+    estimators_ : dict of int to estimator
+        The best-of-n_init fitted estimator for every k.
+    elbow_ : SelectionResult
+        The selection method's result: chosen k, per-candidate statistic, reason.
+    labels_ : ndarray of shape (n_samples,)
+        Labels of the training data under ``best_estimator_``.
+    cluster_centers_ : ndarray of shape (best_k_, n_features)
+        Centers of ``best_estimator_``, where it has them.
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from ksweep import KSweep
+    >>> X, _ = make_blobs(n_samples=300, centers=4, cluster_std=0.5, random_state=0)
+    >>> sweep = KSweep(k_range=range(2, 11), n_init=3, random_state=0).fit(X)
+    >>> sweep.best_k_
+    4
+    >>> sweep.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "n_init": [int_at_least(1)],
+        "random_state": [RANDOM_STATE, NONE],
+        "n_jobs": [NONZERO_INT, NONE],
+        "elbow_scale": [options("auto", "log", "linear")],
+        "selection": [
+            Constraint(
+                "a str among {'kneedle', 'two_segment'}",
+                lambda v: isinstance(v, str) and v in SELECTION_METHODS,
+            ),
+            CALLABLE,
+        ],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        k_range=range(2, 11),
+        n_init=10,
+        random_state=None,
+        executor="serial",
+        n_jobs=None,
+        selection="kneedle",
+        elbow_scale="auto",
+    ):
+        self.estimator = estimator
+        self.k_range = k_range
+        self.n_init = n_init
+        self.random_state = random_state
+        self.executor = executor
+        self.n_jobs = n_jobs
+        self.selection = selection
+        self.elbow_scale = elbow_scale
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def _template(self):
+        """The estimator each task clones (KMeans when ``estimator`` is None)."""
+        return KMeans() if self.estimator is None else self.estimator
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        template = self._template()
+        try:
+            inner = get_tags(template)
+        except Exception:  # not a scikit-learn estimator: fit will say so
+            return tags
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = inner.non_deterministic
+        tags.transformer_tags = inner.transformer_tags if hasattr(template, "transform") else None
+        return tags
+
+    def _validate_params(self) -> None:
+        validate_params(
+            type(self).__name__,
+            {
+                **self._parameter_constraints,
+                "executor": [
+                    Constraint(
+                        "a str among {" + ", ".join(repr(n) for n in available_executors()) + "}",
+                        lambda v: isinstance(v, str) and v in available_executors(),
+                    ),
+                    instance_of(Executor, name="concurrent.futures.Executor"),
+                ],
+            },
+            self.get_params(deep=False),
+        )
+        k_values = check_k_range(self.k_range)
+        needed = (
+            SELECTION_MIN_POINTS.get(self.selection, 1) if isinstance(self.selection, str) else 1
+        )
+        if k_values.size < needed:
+            raise param_error(
+                "k_range",
+                type(self).__name__,
+                f"at least {needed} values long for selection={self.selection!r}",
+                self.k_range,
+            )
+
+    def _validate_X(self, X, *, reset: bool):
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse="csr" if get_tags(self).input_tags.sparse else False,
+            accept_large_sparse=False,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=2 if reset else 1,
+        )
+
+    # -- fit ----------------------------------------------------------------------------
+
+    def fit(self, X, y=None):
+        """Fit every (k, restart), keep the best per k and choose ``best_k_``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Training data. Sparse input is accepted where the estimator accepts it.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : KSweep
+            The fitted sweep.
+        """
+        self._validate_params()
+        template = self._template()
+        cluster_count_param(template)
+        X = self._validate_X(X, reset=True)
+        k_values = check_k_range(self.k_range, n_samples=X.shape[0])
+        n_restarts = self._n_restarts(template)
+        seeds = task_seeds(seed_entropy(self.random_state), k_values, n_restarts)
+
+        records = self._run(template, X, k_values, seeds)
+        self.results_ = SweepResult(
+            k=k_values,
+            restart_inertia=[[records[k, r].inertia for r in range(n_restarts)] for k in k_values],
+            restart_n_iter=[[records[k, r].n_iter for r in range(n_restarts)] for k in k_values],
+            restart_fit_time=[
+                [records[k, r].fit_time for r in range(n_restarts)] for k in k_values
+            ],
+            restart_seed=seeds,
+        )
+        best_restart = dict(
+            zip(k_values.tolist(), self.results_["best_restart"].tolist(), strict=True)
+        )
+        self.estimators_ = {k: records[k, r].estimator for k, r in best_restart.items()}
+        self.elbow_, self.best_k_ = self._select(k_values, self.results_["inertia"])
+        self.best_estimator_ = self.estimators_[self.best_k_]
+        if hasattr(self.best_estimator_, "labels_"):
+            self.labels_ = np.asarray(self.best_estimator_.labels_)
+        elif hasattr(self.best_estimator_, "predict"):
+            self.labels_ = np.asarray(self.best_estimator_.predict(X))
+        if hasattr(self.best_estimator_, "cluster_centers_"):
+            self.cluster_centers_ = self.best_estimator_.cluster_centers_
+        return self
+
+    def _n_restarts(self, template) -> int:
+        if self.n_init > 1 and "random_state" not in template.get_params(deep=False):
+            warnings.warn(
+                f"{type(template).__name__} has no 'random_state' parameter, so its restarts "
+                f"would be identical: running 1 restart per k instead of n_init={self.n_init}.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return 1
+        return self.n_init
+
+    def _run(self, template, X, k_values, seeds) -> dict[tuple[int, int], TaskRecord]:
+        """Run every task, largest k first; return records keyed by (k, restart)."""
+        tasks = [
+            ((int(k), r), fit_one, (template, X, int(k), int(seeds[i, r])))
+            for i, k in reversed(list(enumerate(k_values)))
+            for r in range(seeds.shape[1])
+        ]
+        executor, owned = resolve_executor(self.executor, self.n_jobs)
+        records: dict[tuple[int, int], TaskRecord] = {}
+        try:
+            for key, record in run_tasks(executor, tasks, max_in_flight(executor)):
+                records[key] = record
+        except TaskFailed as failure:
+            k, restart = failure.key
+            cause = failure.__cause__
+            raise SweepTaskError(
+                f"Fitting {type(template).__name__} with k={k} (restart {restart}) failed: "
+                f"{type(cause).__name__}: {cause}. The {len(records)} finished task(s) are in "
+                "this exception's 'completed' attribute.",
+                k=k,
+                restart=restart,
+                completed=[(key, rec) for key, rec in records.items()],
+            ) from cause
+        finally:
+            if owned:
+                executor.shutdown(wait=True, cancel_futures=True)
+        return records
+
+    def _select(self, k_values: np.ndarray, inertia: np.ndarray) -> tuple[Any, int]:
+        """Run the selection method; if it finds no k, warn and fall back to the largest k."""
+        method = self.selection
+        func = SELECTION_METHODS[method] if isinstance(method, str) else method
+        name = method if isinstance(method, str) else getattr(method, "__name__", repr(method))
+        scale = self.elbow_scale
+        if scale == "auto":
+            scale = "log" if method == "kneedle" else "linear"
+        if scale == "log" and not np.all(inertia > 0):
+            scale = "linear"
+        scores = np.log(inertia) if scale == "log" else inertia.copy()
+        try:
+            result = func(k_values.copy(), scores)
+        except ValueError as exc:
+            result = SelectionResult(
+                k=None,
+                method=name,
+                candidates=k_values.copy(),
+                statistic=np.full(k_values.shape, np.nan),
+                statistic_name="none",
+                reason=f"selection failed: {exc}",
+            )
+        if isinstance(result, (int, np.integer)) and not isinstance(result, bool):
+            result = SelectionResult(
+                k=int(result),
+                method=name,
+                candidates=k_values.copy(),
+                statistic=scores,
+                statistic_name=f"inertia ({scale} scale)",
+                reason=f"k={int(result)} returned by {name}",
+            )
+        if isinstance(result, SelectionResult):
+            result = dataclasses.replace(result, details={**result.details, "scale": scale})
+        chosen = getattr(result, "k", None)
+        if chosen is None:
+            fallback = int(k_values[-1])
+            warnings.warn(
+                f"selection={name!r} chose no k ({getattr(result, 'reason', result)}); "
+                f"using the largest k={fallback}. All per-k results are kept in results_.",
+                NoElbowWarning,
+                stacklevel=3,
+            )
+            return result, fallback
+        if chosen not in k_values:
+            raise param_error(
+                "selection",
+                type(self).__name__,
+                "a method that returns one of the fitted k values "
+                f"{k_values.tolist()} (it returned k={chosen!r})",
+                method,
+            )
+        return result, int(chosen)
+
+    # -- the chosen model ---------------------------------------------------------------
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict the cluster of each sample with ``best_estimator_``."""
+        check_is_fitted(self)
+        return self.best_estimator_.predict(self._validate_X(X, reset=False))
+
+    @available_if(_estimator_has("transform"))
+    def transform(self, X):
+        """Transform X with ``best_estimator_`` (for KMeans: distances to the centers)."""
+        check_is_fitted(self)
+        return self.best_estimator_.transform(self._validate_X(X, reset=False))
+
+    @available_if(_estimator_has("transform"))
+    def fit_transform(self, X, y=None):
+        """Fit the sweep, then transform X with ``best_estimator_``."""
+        return self.fit(X, y).transform(X)
+
+    @available_if(_estimator_has("fit_predict"))
+    def fit_predict(self, X, y=None):
+        """Fit the sweep and return the labels of X under ``best_estimator_``."""
+        return self.fit(X, y).labels_
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y=None):
+        """Score X with ``best_estimator_`` (for KMeans: minus the inertia of X)."""
+        check_is_fitted(self)
+        return self.best_estimator_.score(self._validate_X(X, reset=False))

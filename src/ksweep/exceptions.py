@@ -1,0 +1,40 @@
+"""Exceptions and warnings raised by ksweep."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of a ksweep estimator or function has an invalid type or value.
+
+    Subclasses both ``ValueError`` and ``TypeError``, like scikit-learn's error of
+    the same name, so either ``except`` clause catches it.
+    """
+
+
+class SweepTaskError(RuntimeError):
+    """One ``(k, restart)`` fit of a sweep failed.
+
+    The original exception is chained as ``__cause__`` (its traceback is kept).
+
+    Attributes
+    ----------
+    k : int
+        The number of clusters of the failed task.
+    restart : int
+        The restart index of the failed task.
+    completed : list of TaskRecord
+        The records of every task that finished before the failure, so that
+        no finished work is lost.
+    """
+
+    def __init__(self, message: str, *, k: int, restart: int, completed: list[Any]):
+        super().__init__(message)
+        self.k = k
+        self.restart = restart
+        self.completed = completed
+
+
+class NoElbowWarning(UserWarning):
+    """The selection method found no k; a documented fallback was used instead."""
