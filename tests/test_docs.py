@@ -1,0 +1,51 @@
+"""The README's example, its commands and the examples/ scripts stay true."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_example_runs_and_finds_the_five_blobs(capsys):
+    code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    sweep = namespace["sweep"]
+    assert sweep.best_k_ == 5
+    assert namespace["labels"].shape == (2000,)
+    assert "<--" in capsys.readouterr().out
+
+
+def test_ci_runs_the_readme_test_command():
+    block = README.split("<!-- test-command -->", 1)[1]
+    command = re.search(r"```bash\n(.*?)\n```", block, re.S).group(1)
+    assert command.count("\n") == 0 and "pytest" in command
+    result = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "run"), "--print-command"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout == command + "\n"
+
+
+def test_quickstart_example_prints_the_table_and_the_chosen_k():
+    env = {**os.environ, "KSWEEP_EXAMPLE_QUICK": "1"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "quickstart_digits.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    table = [line for line in lines if re.match(r"\s+\d+\s+\d", line)]
+    assert [int(line.split()[0]) for line in table] == list(range(2, 16))
+    chosen = int(re.search(r"chosen k = (\d+)", result.stdout).group(1))
+    assert 2 <= chosen <= 15
+    assert [line.split()[0] for line in table if line.endswith("<--")] == [str(chosen)]
