@@ -22,8 +22,8 @@ class SelectionResult:
     candidates : ndarray of shape (n_candidates,)
         The k values the method scored.
     statistic : ndarray of shape (n_candidates,)
-        The method's per-candidate statistic; the chosen k maximizes it unless
-        ``reason`` says otherwise.
+        The method's per-candidate statistic (each method's documentation
+        says how it leads to the chosen k).
     statistic_name : str
         What ``statistic`` measures.
     reason : str

@@ -17,6 +17,7 @@ from ksweep._selection import SelectionResult, check_curve
 __all__ = ["SelectionResult", "kneedle", "two_segment"]
 
 _R2_FLAT_TOL = 1e-12
+_TIE_TOL = 1e-12
 
 
 def _segment_r2(n, sx, sy, sxx, syy, sxy):
@@ -66,9 +67,10 @@ def two_segment(k, scores) -> SelectionResult:
     k_in = np.asarray(k)
     x, y = check_curve(k, scores, min_points=4, func="two_segment")
     n = x.shape[0]
-    # R² is invariant to affine changes of x and y: standardize for conditioning.
-    x = (x - x.mean()) / x.std()
-    y = (y - y.mean()) / y.std()
+    # R² is invariant to affine changes of x and y: center and scale to [-1, 1] for
+    # conditioning (dividing by the largest deviation cannot overflow or underflow).
+    x = (x - x.mean()) / np.abs(x - x.mean()).max()
+    y = (y - y.mean()) / np.abs(y - y.mean()).max()
     prefix = [np.concatenate(([0.0], np.cumsum(v))) for v in (x, y, x * x, y * y, x * y)]
     split = np.arange(2, n - 1)  # left = [0, split), right = [split, n)
     left = [p[split] for p in prefix]
@@ -76,7 +78,8 @@ def two_segment(k, scores) -> SelectionResult:
     r2_left = _segment_r2(split.astype(np.float64), *left)
     r2_right = _segment_r2((n - split).astype(np.float64), *right)
     mean_r2 = (r2_left + r2_right) / 2.0
-    best = int(np.argmax(mean_r2))
+    # first split on ties: splits within rounding of the best count as tied
+    best = int(np.flatnonzero(mean_r2 >= mean_r2.max() - _TIE_TOL)[0])
     chosen = k_in[split[best]].item()
     reason = (
         f"k={chosen} starts the right segment of the best two-line fit "
@@ -151,8 +154,9 @@ def kneedle(k, scores, curve=None, direction=None, sensitivity=1.0) -> Selection
     SelectionResult
         ``k`` is None when no knee is confirmed (``reason`` says why);
         ``statistic`` is the difference curve for every k; ``details`` holds
-        ``curve``, ``direction``, ``threshold``, ``knees`` and the scaled
-        ``k_scaled`` and ``scores_scaled``.
+        ``curve``, ``direction``, ``sensitivity``, ``threshold_drop`` (the
+        drop that confirms a knee), ``knees`` and the scaled ``k_scaled`` and
+        ``scores_scaled``.
 
     Examples
     --------
