@@ -44,6 +44,8 @@ def test_default_k_range_is_an_immutable_range():
         "random_state": None,
         "executor": "serial",
         "n_jobs": None,
+        "inner_threads": 1,
+        "progress": False,
         "selection": "kneedle",
         "elbow_scale": "auto",
     }

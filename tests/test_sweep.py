@@ -22,6 +22,7 @@ from ksweep import (
     SelectionResult,
     SerialExecutor,
     SweepTaskError,
+    available_executors,
     kneedle,
 )
 from ksweep._tasks import within_cluster_sum_of_squares
@@ -494,8 +495,23 @@ X_SMALL = np.random.default_rng(0).normal(size=(20, 3))
         ),
         (
             {"executor": "gpu"},
-            "The 'executor' parameter of KSweep must be a str among {'serial'} or an instance "
-            "of concurrent.futures.Executor. Got 'gpu' instead.",
+            "The 'executor' parameter of KSweep must be a str among {"
+            + ", ".join(repr(name) for name in available_executors())
+            + "}, an instance of concurrent.futures.Executor or a distributed.Client. "
+            "Got 'gpu' instead.",
+        ),
+        (
+            {"inner_threads": 0},
+            "The 'inner_threads' parameter of KSweep must be an int in the range [1, inf) "
+            "or None. Got 0 instead.",
+        ),
+        (
+            {"progress": "yes"},
+            "The 'progress' parameter of KSweep must be a bool. Got 'yes' instead.",
+        ),
+        (
+            {"n_jobs": -5000},
+            "The 'n_jobs' parameter of KSweep must leave at least one worker on",
         ),
         (
             {"estimator": DBSCAN()},

@@ -5,7 +5,12 @@ from ksweep._results import SweepResult
 from ksweep._selection import SelectionResult
 from ksweep._sweep import KSweep
 from ksweep.elbow import kneedle, two_segment
-from ksweep.exceptions import InvalidParameterError, NoElbowWarning, SweepTaskError
+from ksweep.exceptions import (
+    InvalidParameterError,
+    NoElbowWarning,
+    SweepInterrupted,
+    SweepTaskError,
+)
 
 __version__ = "0.1.0"
 
@@ -24,5 +29,6 @@ __all__ = [
     # errors and warnings
     "InvalidParameterError",
     "NoElbowWarning",
+    "SweepInterrupted",
     "SweepTaskError",
 ]

@@ -6,11 +6,23 @@ Every backend speaks ``concurrent.futures.Executor`` (``submit`` returning a
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
+from ksweep._shipping import MappedData, remove_mapped, write_mapped
 from ksweep.exceptions import InvalidParameterError
 
 ExecutorFactory = Callable[[int | None], Executor]
@@ -50,7 +62,50 @@ class SerialExecutor(Executor):
         self._shutdown = True
 
 
-_REGISTRY: dict[str, ExecutorFactory] = {"serial": lambda n_jobs: SerialExecutor()}
+def cpu_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def effective_n_jobs(n_jobs: int | None) -> int:
+    """Workers for ``n_jobs``: None or -1 mean every core, -2 all but one, and so on."""
+    if n_jobs is None:
+        return cpu_cores()
+    workers = n_jobs if n_jobs > 0 else cpu_cores() + 1 + n_jobs
+    if workers < 1:
+        raise InvalidParameterError(
+            f"The 'n_jobs' parameter of KSweep must leave at least one worker on "
+            f"{cpu_cores()} cores. Got {n_jobs!r} instead."
+        )
+    return workers
+
+
+def _threads(n_jobs: int | None) -> Executor:
+    return ThreadPoolExecutor(max_workers=effective_n_jobs(n_jobs), thread_name_prefix="ksweep")
+
+
+def _processes(n_jobs: int | None) -> Executor:
+    # spawn: forking a parent whose OpenMP runtime has started threads can deadlock
+    return ProcessPoolExecutor(
+        max_workers=effective_n_jobs(n_jobs), mp_context=multiprocessing.get_context("spawn")
+    )
+
+
+def _dask(n_jobs: int | None) -> Executor:
+    from ksweep._dask import dask_executor
+
+    return dask_executor(n_jobs)
+
+
+_REGISTRY: dict[str, ExecutorFactory] = {
+    "serial": lambda n_jobs: SerialExecutor(),
+    "threads": _threads,
+    "processes": _processes,
+    "dask": _dask,
+}
 
 
 def register_executor(name: str, factory: ExecutorFactory) -> None:
@@ -90,23 +145,102 @@ def available_executors() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def resolve_executor(executor: str | Executor, n_jobs: int | None) -> tuple[Executor, bool]:
-    """Return ``(executor, owned)``: ``owned`` is True when ksweep made it and must shut it down."""
-    if isinstance(executor, Executor):
-        return executor, False
-    return _REGISTRY[executor](n_jobs), True
+def is_dask_client(obj: Any) -> bool:
+    """Whether ``obj`` is a ``distributed.Client`` (without importing distributed)."""
+    return type(obj).__module__.startswith("distributed") and hasattr(obj, "get_executor")
 
 
-def max_in_flight(executor: Executor) -> int:
-    """How many tasks to keep submitted at once: one for serial, two per worker otherwise.
+class Backend:
+    """An executor plus what ksweep needs to know to use it well.
 
-    A bounded window means a failure stops the sweep early and a cancel has
-    little to cancel.
+    ``kind`` is ``"in_process"`` (serial, threads: X is shared as is),
+    ``"processes"`` (X goes to memory-mapped files once), ``"dask"`` (X is
+    scattered once) or ``"other"`` (an unknown executor: X travels with each
+    task). ``workers`` is the number of tasks that run at once.
     """
+
+    def __init__(self, executor: Executor, *, owned: bool, inner_threads: int | None):
+        self.executor = executor
+        self.owned = owned
+        self.inner_threads = inner_threads
+        self.kind, self.workers = _classify(executor)
+        self._shipped: Any = None
+
+    @property
+    def window(self) -> int:
+        """Tasks kept in flight: one for serial, two per worker otherwise."""
+        return 1 if isinstance(self.executor, SerialExecutor) else 2 * self.workers
+
+    def driver_limits(self):
+        """Context capping native threads in this process while in-process tasks run.
+
+        Tasks cap their own thread pools too, but OpenMP's cap is per thread and
+        the BLAS cap global: a cap held by the driver for the whole sweep keeps
+        concurrent tasks in threads from restoring each other's BLAS setting.
+        """
+        if self.kind == "in_process" and self.inner_threads is not None:
+            return threadpool_limits(limits=self.inner_threads)
+        return contextlib.nullcontext()
+
+    def ship(self, X: Any) -> Any:
+        """Send X to the workers once; return the handle tasks receive instead of X."""
+        if self.kind == "processes":
+            self._shipped = write_mapped(X)
+        elif self.kind == "dask":
+            self._shipped = self.executor._client.scatter(X, broadcast=True, hash=False)
+        else:
+            return X
+        return self._shipped
+
+    def close(self, *, abort: bool) -> None:
+        """Release shipped data; shut down the executor if ksweep made it.
+
+        With ``abort`` (a failure or Ctrl-C), pending tasks are cancelled and
+        worker processes that ksweep started are terminated, so it returns at once.
+        """
+        shipped, self._shipped = self._shipped, None
+        if isinstance(shipped, MappedData):
+            remove_mapped(shipped)
+        elif shipped is not None:
+            shipped.release()
+        if not self.owned:
+            return
+        if abort and isinstance(self.executor, ProcessPoolExecutor):
+            for process in list(getattr(self.executor, "_processes", {}).values()):
+                process.terminate()
+        self.executor.shutdown(wait=not abort, cancel_futures=True)
+
+
+def _classify(executor: Executor) -> tuple[str, int]:
+    workers = getattr(executor, "_max_workers", None)
     if isinstance(executor, SerialExecutor):
-        return 1
-    workers = getattr(executor, "_max_workers", None) or os.cpu_count() or 1
-    return 2 * int(workers)
+        return "in_process", 1
+    if isinstance(executor, ThreadPoolExecutor):
+        return "in_process", int(workers)
+    module = type(executor).__module__
+    if isinstance(executor, ProcessPoolExecutor) or "loky" in module:
+        return "processes", int(workers or cpu_cores())
+    client = getattr(executor, "_client", None)
+    if module.startswith(("distributed", "ksweep._dask")) and client is not None:
+        return "dask", max(1, sum(client.nthreads().values()))
+    return "other", int(workers or cpu_cores())
+
+
+def open_backend(
+    executor: str | Executor | Any, n_jobs: int | None, inner_threads: int | None
+) -> Backend:
+    """Resolve the ``executor`` parameter: a registered name, an Executor, or a dask Client.
+
+    An executor the user passed in is never shut down; a Client is wrapped in
+    an executor that leaves the Client open.
+    """
+    if is_dask_client(executor):
+        from ksweep._dask import DaskExecutor
+
+        return Backend(DaskExecutor(executor), owned=True, inner_threads=inner_threads)
+    if isinstance(executor, Executor):
+        return Backend(executor, owned=False, inner_threads=inner_threads)
+    return Backend(_REGISTRY[executor](n_jobs), owned=True, inner_threads=inner_threads)
 
 
 class TaskFailed(Exception):
@@ -130,7 +264,10 @@ def run_tasks(
     try:
         while True:
             for key, fn, args in todo:
-                pending[executor.submit(fn, *args)] = key
+                try:
+                    pending[executor.submit(fn, *args)] = key
+                except Exception as exc:  # e.g. a broken pool refuses new work
+                    raise TaskFailed(key) from exc
                 if len(pending) >= window:
                     break
             if not pending:

@@ -17,13 +17,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ksweep._executors import (
     TaskFailed,
     available_executors,
-    max_in_flight,
-    resolve_executor,
+    effective_n_jobs,
+    is_dask_client,
+    open_backend,
     run_tasks,
 )
 from ksweep._results import SweepResult
 from ksweep._selection import SelectionResult
-from ksweep._tasks import TaskRecord, fit_one
+from ksweep._tasks import TaskRecord, run_task
 from ksweep._validation import (
     CALLABLE,
     NONE,
@@ -39,7 +40,7 @@ from ksweep._validation import (
     validate_params,
 )
 from ksweep.elbow import kneedle, two_segment
-from ksweep.exceptions import NoElbowWarning, SweepTaskError
+from ksweep.exceptions import NoElbowWarning, SweepInterrupted, SweepTaskError
 
 #: Selection methods by name; each takes ``(k, scores)`` and returns a SelectionResult.
 SELECTION_METHODS = {"kneedle": kneedle, "two_segment": two_segment}
@@ -90,6 +91,48 @@ def task_seeds(entropy: int, k_values: np.ndarray, n_restarts: int) -> np.ndarra
     )
 
 
+def _progress_bar(progress: bool, total: int):
+    """A tqdm bar over tasks, or None."""
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as exc:
+        raise ImportError("progress=True needs tqdm: pip install 'ksweep[progress]'") from exc
+    return tqdm(total=total, desc="ksweep", unit="fit")
+
+
+#: Exceptions that mean a worker process died, by class name (no optional imports needed).
+_DEAD_WORKER_ERRORS = ("BrokenProcessPool", "TerminatedWorkerError", "KilledWorker")
+
+
+def _task_error(template, failure: TaskFailed, records: dict) -> SweepTaskError:
+    k, restart = failure.key
+    cause = failure.__cause__
+    names = {cls.__name__ for cls in type(cause).__mro__}
+    hint = (
+        " A worker process died (killed, crashed or out of memory) while running it."
+        if names & set(_DEAD_WORKER_ERRORS)
+        else ""
+    )
+    return SweepTaskError(
+        f"Fitting {type(template).__name__} with k={k} (restart {restart}) failed: "
+        f"{type(cause).__name__}: {cause}.{hint} The {len(records)} finished task(s) are in "
+        "this exception's 'completed' attribute.",
+        k=k,
+        restart=restart,
+        completed=list(records.items()),
+    )
+
+
+def _interrupted(records: dict, n_tasks: int) -> SweepInterrupted:
+    return SweepInterrupted(
+        f"Sweep interrupted after {len(records)} of {n_tasks} tasks; pending tasks were "
+        "cancelled. The finished ones are in this exception's 'completed' attribute.",
+        completed=list(records.items()),
+    )
+
+
 class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     """Fit a clusterer for every k in a range, with restarts, and choose k.
 
@@ -117,13 +160,26 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         Root of the seeds. The seed of each ``(k, restart)`` is derived from
         it with ``numpy.random.SeedSequence`` before any task runs, so an int
         gives identical ``results_`` on every executor and in any task order.
-    executor : str or concurrent.futures.Executor, default="serial"
-        Where tasks run: a registered name (see
-        :func:`ksweep.available_executors`) or an executor instance, which
-        ksweep uses and never shuts down.
+    executor : str, concurrent.futures.Executor or distributed.Client, default="serial"
+        Where tasks run: ``"serial"``, ``"threads"``, ``"processes"``,
+        ``"dask"`` (the current ``distributed.Client``, else a local cluster
+        that ksweep starts and closes), another registered name (see
+        :func:`ksweep.register_executor`), any executor instance (loky's,
+        ``ProcessPoolExecutor``, ``Client.get_executor()``) or a
+        ``distributed.Client``. ksweep never shuts down an executor or closes
+        a Client it was given.
     n_jobs : int or None, default=None
-        Number of workers for executors made from a name; ignored by
-        ``"serial"`` and by executor instances.
+        Workers of an executor made from a name: None or -1 for every core,
+        -2 for all but one, and so on. Ignored by ``"serial"``, by executor
+        instances and by an existing Client.
+    inner_threads : int or None, default=1
+        Native (BLAS and OpenMP) threads each fit may use. Parallelism comes
+        from running tasks side by side, so one thread per task keeps
+        workers × threads within the cores and makes ``results_``
+        bit-identical on every executor (k-means sums in a thread-count
+        dependent order). None leaves the libraries' defaults.
+    progress : bool, default=False
+        Show a tqdm progress bar over tasks as they complete (needs tqdm).
     selection : {"kneedle", "two_segment"} or callable, default="kneedle"
         How ``best_k_`` is chosen from the best inertia per k. A callable
         receives ``(k, inertia)`` arrays and returns an object with a ``k``
@@ -175,6 +231,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         "n_init": [int_at_least(1)],
         "random_state": [RANDOM_STATE, NONE],
         "n_jobs": [NONZERO_INT, NONE],
+        "inner_threads": [int_at_least(1), NONE],
+        "progress": [Constraint("a bool", lambda v: isinstance(v, bool | np.bool_))],
         "elbow_scale": [options("auto", "log", "linear")],
         "selection": [
             Constraint(
@@ -194,6 +252,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         random_state=None,
         executor="serial",
         n_jobs=None,
+        inner_threads=1,
+        progress=False,
         selection="kneedle",
         elbow_scale="auto",
     ):
@@ -203,6 +263,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self.random_state = random_state
         self.executor = executor
         self.n_jobs = n_jobs
+        self.inner_threads = inner_threads
+        self.progress = progress
         self.selection = selection
         self.elbow_scale = elbow_scale
 
@@ -236,10 +298,13 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                         lambda v: isinstance(v, str) and v in available_executors(),
                     ),
                     instance_of(Executor, name="concurrent.futures.Executor"),
+                    Constraint("a distributed.Client", is_dask_client),
                 ],
             },
             self.get_params(deep=False),
         )
+        if self.n_jobs is not None:
+            effective_n_jobs(self.n_jobs)  # raises if it leaves no worker
         k_values = check_k_range(self.k_range)
         needed = (
             SELECTION_MIN_POINTS.get(self.selection, 1) if isinstance(self.selection, str) else 1
@@ -325,30 +390,35 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _run(self, template, X, k_values, seeds) -> dict[tuple[int, int], TaskRecord]:
         """Run every task, largest k first; return records keyed by (k, restart)."""
-        tasks = [
-            ((int(k), r), fit_one, (template, X, int(k), int(seeds[i, r])))
-            for i, k in reversed(list(enumerate(k_values)))
-            for r in range(seeds.shape[1])
-        ]
-        executor, owned = resolve_executor(self.executor, self.n_jobs)
+        backend = open_backend(self.executor, self.n_jobs, self.inner_threads)
         records: dict[tuple[int, int], TaskRecord] = {}
+        n_tasks = seeds.size
+        bar = _progress_bar(self.progress, n_tasks)
+        abort = True
         try:
-            for key, record in run_tasks(executor, tasks, max_in_flight(executor)):
-                records[key] = record
+            with backend.driver_limits():
+                data = backend.ship(X)
+                tasks = (
+                    ((int(k), r), run_task, (template, data, int(k), int(seeds[i, r]), threads))
+                    for threads in [backend.inner_threads]
+                    for i, k in reversed(list(enumerate(k_values)))
+                    for r in range(seeds.shape[1])
+                )
+                for key, record in run_tasks(backend.executor, tasks, backend.window):
+                    records[key] = record
+                    if bar is not None:
+                        bar.update(1)
+            abort = False
         except TaskFailed as failure:
-            k, restart = failure.key
-            cause = failure.__cause__
-            raise SweepTaskError(
-                f"Fitting {type(template).__name__} with k={k} (restart {restart}) failed: "
-                f"{type(cause).__name__}: {cause}. The {len(records)} finished task(s) are in "
-                "this exception's 'completed' attribute.",
-                k=k,
-                restart=restart,
-                completed=[(key, rec) for key, rec in records.items()],
-            ) from cause
+            if isinstance(failure.__cause__, KeyboardInterrupt):  # Ctrl-C reached a worker
+                raise _interrupted(records, n_tasks) from None
+            raise _task_error(template, failure, records) from failure.__cause__
+        except KeyboardInterrupt:
+            raise _interrupted(records, n_tasks) from None
         finally:
-            if owned:
-                executor.shutdown(wait=True, cancel_futures=True)
+            if bar is not None:
+                bar.close()
+            backend.close(abort=abort)
         return records
 
     def _select(self, k_values: np.ndarray, inertia: np.ndarray) -> tuple[Any, int]:

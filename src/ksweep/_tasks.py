@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 from sklearn.base import clone
+from threadpoolctl import ThreadpoolController
 
+from ksweep._shipping import resolve_data
 from ksweep._validation import cluster_count_param
 
 
@@ -63,6 +65,32 @@ def fit_one(estimator: Any, X: Any, k: int, seed: int) -> TaskRecord:
         fit_time=fit_time,
         estimator=model,
     )
+
+
+def run_task(estimator: Any, data: Any, k: int, seed: int, threads: int | None) -> TaskRecord:
+    """What a worker runs: resolve X from its handle, cap native threads, fit.
+
+    ``threads`` caps the BLAS and OpenMP thread pools for the duration of the
+    fit (None leaves them alone), so that workers × threads stays within the cores.
+    """
+    X = resolve_data(data)
+    if threads is None:
+        return fit_one(estimator, X, k, seed)
+    with _thread_controller().limit(limits=threads):
+        return fit_one(estimator, X, k, seed)
+
+
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def _thread_controller() -> ThreadpoolController:
+    """This process's threadpoolctl controller, made once: finding the libraries costs ~1 ms.
+
+    Made at the first task, after the estimator's libraries were imported to unpickle it.
+    """
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 def _inertia(model: Any, X: Any) -> float:

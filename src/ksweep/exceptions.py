@@ -38,3 +38,19 @@ class SweepTaskError(RuntimeError):
 
 class NoElbowWarning(UserWarning):
     """The selection method found no k; a documented fallback was used instead."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep was interrupted (Ctrl-C); pending tasks were cancelled.
+
+    Still a ``KeyboardInterrupt``, so it stops a script as Ctrl-C should.
+
+    Attributes
+    ----------
+    completed : list of ((k, restart), TaskRecord)
+        Every task that finished before the interrupt.
+    """
+
+    def __init__(self, message: str, *, completed: list[Any]):
+        super().__init__(message)
+        self.completed = completed
