@@ -7,7 +7,6 @@ Every backend speaks ``concurrent.futures.Executor`` (``submit`` returning a
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
@@ -87,11 +86,32 @@ def _threads(n_jobs: int | None) -> Executor:
     return ThreadPoolExecutor(max_workers=effective_n_jobs(n_jobs), thread_name_prefix="ksweep")
 
 
+class ReusableProcessPool(Executor):
+    """loky's reusable process pool, kept warm between sweeps.
+
+    Starting worker processes costs about a second (each imports numpy and
+    scikit-learn), as much as a whole small sweep; the workers of loky's
+    reusable executor (the one joblib uses) outlive a sweep and idle out after
+    ``idle_timeout`` seconds. A normal ``shutdown`` leaves them running; an
+    aborted one (``cancel_futures=True``: a failure or Ctrl-C) kills them.
+    """
+
+    def __init__(self, max_workers: int, idle_timeout: float = 300.0):
+        from joblib.externals.loky import get_reusable_executor
+
+        self._pool = get_reusable_executor(max_workers=max_workers, timeout=idle_timeout)
+        self._max_workers = max_workers
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            self._pool.shutdown(wait=wait, kill_workers=True)
+
+
 def _processes(n_jobs: int | None) -> Executor:
-    # spawn: forking a parent whose OpenMP runtime has started threads can deadlock
-    return ProcessPoolExecutor(
-        max_workers=effective_n_jobs(n_jobs), mp_context=multiprocessing.get_context("spawn")
-    )
+    return ReusableProcessPool(effective_n_jobs(n_jobs))
 
 
 def _dask(n_jobs: int | None) -> Executor:
@@ -208,7 +228,7 @@ class Backend:
         if abort and isinstance(self.executor, ProcessPoolExecutor):
             for process in list(getattr(self.executor, "_processes", {}).values()):
                 process.terminate()
-        self.executor.shutdown(wait=not abort, cancel_futures=True)
+        self.executor.shutdown(wait=not abort, cancel_futures=abort)
 
 
 def _classify(executor: Executor) -> tuple[str, int]:
@@ -218,7 +238,7 @@ def _classify(executor: Executor) -> tuple[str, int]:
     if isinstance(executor, ThreadPoolExecutor):
         return "in_process", int(workers)
     module = type(executor).__module__
-    if isinstance(executor, ProcessPoolExecutor) or "loky" in module:
+    if isinstance(executor, (ProcessPoolExecutor, ReusableProcessPool)) or "loky" in module:
         return "processes", int(workers or cpu_cores())
     client = getattr(executor, "_client", None)
     if module.startswith(("distributed", "ksweep._dask")) and client is not None:

@@ -117,8 +117,8 @@ def _task_error(template, failure: TaskFailed, records: dict) -> SweepTaskError:
     )
     return SweepTaskError(
         f"Fitting {type(template).__name__} with k={k} (restart {restart}) failed: "
-        f"{type(cause).__name__}: {cause}.{hint} The {len(records)} finished task(s) are in "
-        "this exception's 'completed' attribute.",
+        f"{type(cause).__name__}: {str(cause).rstrip('.')}.{hint} The {len(records)} "
+        "finished task(s) are in this exception's 'completed' attribute.",
         k=k,
         restart=restart,
         completed=list(records.items()),
