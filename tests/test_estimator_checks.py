@@ -27,6 +27,7 @@ SWEEPS = [
 
 
 @pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning")
+@pytest.mark.filterwarnings("ignore::ksweep.exceptions.NonMonotonicWarning")
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks(SWEEPS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
 def test_sklearn_compatible(estimator, check):
@@ -48,6 +49,7 @@ def test_default_k_range_is_an_immutable_range():
         "progress": False,
         "selection": "kneedle",
         "elbow_scale": "auto",
+        "score_func": None,
     }
     assert type(sweep.k_range) is range
     assert clone(sweep).k_range == range(2, 11)

@@ -25,7 +25,7 @@ from ksweep import (
     available_executors,
     kneedle,
 )
-from ksweep._tasks import within_cluster_sum_of_squares
+from ksweep._families import within_cluster_sum_of_squares
 
 # Small k ranges on toy data often have no elbow; the fallback is tested on its own below.
 pytestmark = pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning")

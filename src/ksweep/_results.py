@@ -6,69 +6,121 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-#: Columns with one value per k, in display order.
-PER_K_COLUMNS = (
-    "k",
-    "inertia",
-    "inertia_mean",
-    "inertia_std",
-    "best_restart",
-    "n_iter",
-    "fit_time",
-)
-#: Columns with one row per k and one column per restart.
-PER_RESTART_COLUMNS = ("restart_inertia", "restart_n_iter", "restart_fit_time", "restart_seed")
+#: Restart-level columns every sweep has; any other restart column is a family extra.
+RESTART_REQUIRED = ("inertia", "raw_inertia", "n_iter", "fit_time", "seed")
+_INT_COLUMNS = ("n_iter", "seed")
 
 
 class SweepResult(Mapping):
-    """The results of a sweep: a read-only mapping of column name to array.
+    """The results of a sweep: a read-only mapping of column name to array, one row per k.
 
-    Every array has one row per k (like ``GridSearchCV.cv_results_``):
+    Like ``GridSearchCV.cv_results_``, every array has one row per k:
 
     - ``k``: the number of clusters;
-    - ``inertia``: the best (lowest) inertia over the restarts of that k;
+    - ``inertia``: the inertia of the best restart (for k-means families the
+      minimum over restarts), a within-cluster *sum* on the family's scale;
     - ``inertia_mean``, ``inertia_std``: mean and standard deviation over restarts;
-    - ``best_restart``: index of the restart that gave ``inertia``;
+    - ``raw_inertia``: the estimator's own ``inertia_`` of the best restart
+      (NaN where it has none);
+    - ``best_restart``: index of the restart that minimizes ``objective``;
     - ``n_iter``: iterations of the best restart (-1 when not reported);
     - ``fit_time``: seconds of fitting summed over the restarts of that k;
-    - ``restart_inertia``, ``restart_n_iter``, ``restart_fit_time``,
-      ``restart_seed``: 2-D, shape ``(n_k, n_restarts)``, one column per restart.
+    - ``non_monotonic``: True where the objective of the best restart is above
+      the one at the previous (smaller) k: an optimizer that fell short;
+    - family extras of the best restart (``bic``, ``neg_log_likelihood`` for
+      mixtures) and added per-k columns (criteria);
+    - ``restart_<name>``: 2-D, shape ``(n_k, n_restarts)``, one column per
+      restart, for ``inertia``, ``raw_inertia``, ``n_iter``, ``fit_time``,
+      ``seed`` and the extras.
+
+    Parameters
+    ----------
+    k : array-like of int, shape (n_k,)
+    restarts : mapping of str to array-like of shape (n_k, n_restarts)
+        Must hold ``inertia``, ``raw_inertia``, ``n_iter``, ``fit_time`` and
+        ``seed``; other entries are family extras.
+    objective : str, default="inertia"
+        The restart column the best restart minimizes.
+    inertia_definition : str, default=""
+        What ``inertia`` means for this estimator, in words.
+    columns : mapping of str to array-like of shape (n_k,), optional
+        Further per-k columns.
 
     Examples
     --------
-    >>> import numpy as np
     >>> result = SweepResult(
     ...     k=[2, 3],
-    ...     restart_inertia=[[9.0, 7.0], [4.0, 5.0]],
-    ...     restart_n_iter=[[3, 4], [5, 2]],
-    ...     restart_fit_time=[[0.1, 0.1], [0.2, 0.2]],
-    ...     restart_seed=[[11, 12], [13, 14]],
+    ...     restarts={
+    ...         "inertia": [[9.0, 7.0], [4.0, 5.0]],
+    ...         "raw_inertia": [[9.0, 7.0], [4.0, 5.0]],
+    ...         "n_iter": [[3, 4], [5, 2]],
+    ...         "fit_time": [[0.1, 0.1], [0.2, 0.2]],
+    ...         "seed": [[11, 12], [13, 14]],
+    ...     },
     ... )
     >>> result["inertia"].tolist(), result["best_restart"].tolist()
     ([7.0, 4.0], [1, 0])
     """
 
-    def __init__(self, k, restart_inertia, restart_n_iter, restart_fit_time, restart_seed):
-        inertia = np.asarray(restart_inertia, dtype=np.float64)
-        n_iter = np.asarray(restart_n_iter, dtype=np.int64)
-        fit_time = np.asarray(restart_fit_time, dtype=np.float64)
-        best = np.argmin(inertia, axis=1)
-        rows = np.arange(inertia.shape[0])
-        self._columns = {
+    def __init__(
+        self,
+        k,
+        restarts: Mapping,
+        *,
+        objective: str = "inertia",
+        inertia_definition: str = "",
+        columns: Mapping | None = None,
+    ):
+        missing = [name for name in RESTART_REQUIRED if name not in restarts]
+        if missing:
+            raise ValueError(f"SweepResult needs restart columns {missing}.")
+        self._init = {
+            "k": k,
+            "restarts": restarts,
+            "objective": objective,
+            "inertia_definition": inertia_definition,
+            "columns": dict(columns or {}),
+        }
+        self.objective = objective
+        self.inertia_definition = inertia_definition
+        per_restart = {
+            name: np.asarray(v, dtype=np.int64 if name in _INT_COLUMNS else np.float64)
+            for name, v in restarts.items()
+        }
+        ranked = per_restart[objective]
+        best = np.argmin(np.where(np.isnan(ranked), np.inf, ranked), axis=1)
+        rows = np.arange(ranked.shape[0])
+        inertia = per_restart["inertia"]
+        best_objective = ranked[rows, best]
+        rises = np.zeros(rows.shape, dtype=bool)
+        rises[1:] = best_objective[1:] > best_objective[:-1]
+        out = {
             "k": np.asarray(k, dtype=np.int64),
             "inertia": inertia[rows, best],
             "inertia_mean": inertia.mean(axis=1),
             "inertia_std": inertia.std(axis=1),
+            "raw_inertia": per_restart["raw_inertia"][rows, best],
             "best_restart": best.astype(np.int64),
-            "n_iter": n_iter[rows, best],
-            "fit_time": fit_time.sum(axis=1),
-            "restart_inertia": inertia,
-            "restart_n_iter": n_iter,
-            "restart_fit_time": fit_time,
-            "restart_seed": np.asarray(restart_seed, dtype=np.int64),
+            "n_iter": per_restart["n_iter"][rows, best],
+            "fit_time": per_restart["fit_time"].sum(axis=1),
+            "non_monotonic": rises,
         }
-        for array in self._columns.values():
+        for name, values in per_restart.items():
+            if name not in RESTART_REQUIRED:
+                out[name] = values[rows, best]
+        for name, values in self._init["columns"].items():
+            out[name] = np.asarray(values)
+        for name, values in per_restart.items():
+            out[f"restart_{name}"] = values
+        for array in out.values():
             array.flags.writeable = False
+        self._columns = out
+
+    def with_columns(self, **columns) -> SweepResult:
+        """A copy with further per-k columns (one value per k each)."""
+        init = dict(self._init)
+        init["columns"] = {**init["columns"], **columns}
+        return SweepResult(init.pop("k"), init.pop("restarts"), **init)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._columns[name]
@@ -87,6 +139,10 @@ class SweepResult(Mapping):
         """Number of restarts run per k."""
         return int(self._columns["restart_inertia"].shape[1])
 
+    def per_k_columns(self) -> list[str]:
+        """Names of the columns with one value per k (all but the restart columns)."""
+        return [name for name in self._columns if not name.startswith("restart_")]
+
     def to_frame(self):
         """The results as a pandas DataFrame indexed by k, one column per restart column.
 
@@ -98,19 +154,24 @@ class SweepResult(Mapping):
             raise ImportError(
                 "SweepResult.to_frame requires pandas: pip install 'ksweep[pandas]'"
             ) from exc
-        data = {name: self[name] for name in PER_K_COLUMNS}
-        for name in PER_RESTART_COLUMNS:
-            for restart in range(self.n_restarts):
-                data[f"{name}_{restart}"] = self[name][:, restart]
+        data = {name: self[name] for name in self.per_k_columns()}
+        for name in self._columns:
+            if name.startswith("restart_"):
+                for restart in range(self.n_restarts):
+                    data[f"{name}_{restart}"] = self[name][:, restart]
         return pd.DataFrame(data).set_index("k")
 
     def to_text(self, marked_k: int | None = None) -> str:
-        """A plain-text table of the per-k columns; ``marked_k``'s row ends with ``<--``."""
+        """A plain-text table of the main per-k columns; ``marked_k``'s row ends with ``<--``.
+
+        A ``!`` after the inertia flags a k whose objective is above the previous k's.
+        """
         header = f"{'k':>4} {'inertia':>14} {'mean':>14} {'std':>12} {'n_iter':>6} {'fit_s':>8}"
         lines = [header]
         for i, k in enumerate(self["k"]):
+            flag = "!" if self["non_monotonic"][i] else " "
             line = (
-                f"{k:>4d} {self['inertia'][i]:>14.6g} {self['inertia_mean'][i]:>14.6g} "
+                f"{k:>4d} {self['inertia'][i]:>14.6g}{flag}{self['inertia_mean'][i]:>14.6g} "
                 f"{self['inertia_std'][i]:>12.4g} {self['n_iter'][i]:>6d} "
                 f"{self['fit_time'][i]:>8.3f}"
             )

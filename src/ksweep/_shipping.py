@@ -41,16 +41,21 @@ class MappedData:
     sparse_shape: tuple[int, int] | None = None
 
     def load(self) -> Any:
-        """X, memory-mapped read-only: one mapping per worker process, reused across tasks."""
+        """X, memory-mapped: one mapping per worker process, reused across tasks.
+
+        Copy-on-write: pages stay shared between workers, and an estimator
+        whose compiled code wants a writeable buffer (scikit-learn-extra's
+        KMedoids) gets one; its writes stay private to its process.
+        """
         cached = _WORKER_CACHE.get("token")
         if cached == self.token:
             return _WORKER_CACHE["data"]
         _WORKER_CACHE.clear()  # keep at most one X per worker: a reused pool must not grow
         if self.sparse_shape is None:
-            data = np.load(os.path.join(self.folder, "X.npy"), mmap_mode="r")
+            data = np.load(os.path.join(self.folder, "X.npy"), mmap_mode="c")
         else:
             parts = [
-                np.load(os.path.join(self.folder, f"{name}.npy"), mmap_mode="r")
+                np.load(os.path.join(self.folder, f"{name}.npy"), mmap_mode="c")
                 for name in _SPARSE_PARTS
             ]
             data = sparse.csr_matrix(tuple(parts), shape=self.sparse_shape, copy=False)

@@ -22,6 +22,7 @@ from ksweep._executors import (
     open_backend,
     run_tasks,
 )
+from ksweep._families import family_of
 from ksweep._results import SweepResult
 from ksweep._selection import SelectionResult
 from ksweep._tasks import TaskRecord, run_task
@@ -32,6 +33,7 @@ from ksweep._validation import (
     RANDOM_STATE,
     Constraint,
     check_k_range,
+    check_time_series,
     cluster_count_param,
     instance_of,
     int_at_least,
@@ -40,7 +42,12 @@ from ksweep._validation import (
     validate_params,
 )
 from ksweep.elbow import kneedle, two_segment
-from ksweep.exceptions import NoElbowWarning, SweepInterrupted, SweepTaskError
+from ksweep.exceptions import (
+    NoElbowWarning,
+    NonMonotonicWarning,
+    SweepInterrupted,
+    SweepTaskError,
+)
 
 #: Selection methods by name; each takes ``(k, scores)`` and returns a SelectionResult.
 SELECTION_METHODS = {"kneedle": kneedle, "two_segment": two_segment}
@@ -125,6 +132,22 @@ def _task_error(template, failure: TaskFailed, records: dict) -> SweepTaskError:
     )
 
 
+def _warn_non_monotonic(results: SweepResult) -> None:
+    """Warn where the best objective rises with k: the optimizer fell short there."""
+    rising = np.flatnonzero(results["non_monotonic"])
+    if rising.size == 0:
+        return
+    k = results["k"]
+    pairs = ", ".join(f"{k[i - 1]}->{k[i]}" for i in rising)
+    warnings.warn(
+        f"The best-of-n_init {results.objective} rises with k at k={pairs} "
+        f"(flagged in results_['non_monotonic']): the fits for the larger k stopped at a "
+        f"worse optimum. Raise n_init (now {results.n_restarts}) or max_iter.",
+        NonMonotonicWarning,
+        stacklevel=3,
+    )
+
+
 def _interrupted(records: dict, n_tasks: int) -> SweepInterrupted:
     return SweepInterrupted(
         f"Sweep interrupted after {len(records)} of {n_tasks} tasks; pending tasks were "
@@ -147,8 +170,12 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     ----------
     estimator : estimator, default=None
         A scikit-learn style clusterer with an ``n_clusters`` (or, for mixture
-        models, ``n_components``) parameter. None means
-        ``sklearn.cluster.KMeans()``.
+        models, ``n_components``) parameter: scikit-learn's clusterers, tslearn's
+        ``TimeSeriesKMeans`` (euclidean, dtw, softdtw) and ``KShape``,
+        ``kmedoids.KMedoids``, ``sklearn_extra.cluster.KMedoids``. None means
+        ``sklearn.cluster.KMeans()``. tslearn estimators take time series
+        datasets: 3-D ``(n_series, length, n_dims)``, 2-D, or a list of series
+        of different lengths (NaN-padded).
     k_range : range or array-like of int, default=range(2, 11)
         The k values to fit, strictly increasing, each between 1 and
         n_samples.
@@ -194,6 +221,10 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         for every other method. Log needs positive inertia: where some is
         zero, the linear scale is used. ``elbow_.details["scale"]`` records
         the scale used.
+    score_func : callable or None, default=None
+        ``score_func(fitted_estimator, X) -> float``, lower is better: the
+        inertia of each fit, for estimators ksweep cannot score itself (no
+        ``inertia_``, labels or ``predict``) or to use another objective.
 
     Attributes
     ----------
@@ -232,6 +263,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         "random_state": [RANDOM_STATE, NONE],
         "n_jobs": [NONZERO_INT, NONE],
         "inner_threads": [int_at_least(1), NONE],
+        "score_func": [CALLABLE, NONE],
         "progress": [Constraint("a bool", lambda v: isinstance(v, bool | np.bool_))],
         "elbow_scale": [options("auto", "log", "linear")],
         "selection": [
@@ -256,6 +288,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         progress=False,
         selection="kneedle",
         elbow_scale="auto",
+        score_func=None,
     ):
         self.estimator = estimator
         self.k_range = k_range
@@ -267,6 +300,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self.progress = progress
         self.selection = selection
         self.elbow_scale = elbow_scale
+        self.score_func = score_func
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -318,15 +352,25 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             )
 
     def _validate_X(self, X, *, reset: bool):
-        return validate_data(
-            self,
-            X,
-            reset=reset,
-            accept_sparse="csr" if get_tags(self).input_tags.sparse else False,
-            accept_large_sparse=False,
-            dtype=[np.float64, np.float32],
-            ensure_min_samples=2 if reset else 1,
-        )
+        if not family_of(self._template(), self.score_func).timeseries:
+            return validate_data(
+                self,
+                X,
+                reset=reset,
+                accept_sparse="csr" if get_tags(self).input_tags.sparse else False,
+                accept_large_sparse=False,
+                dtype=[np.float64, np.float32],
+                ensure_min_samples=2 if reset else 1,
+            )
+        X = check_time_series(X, owner=type(self).__name__, min_samples=2 if reset else 1)
+        if reset:
+            self.n_features_in_ = X.shape[2]
+        elif X.shape[2] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[2]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return X
 
     # -- fit ----------------------------------------------------------------------------
 
@@ -353,16 +397,23 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         n_restarts = self._n_restarts(template)
         seeds = task_seeds(seed_entropy(self.random_state), k_values, n_restarts)
 
-        records = self._run(template, X, k_values, seeds)
+        family = family_of(template, self.score_func)
+        records = self._run(template, X, k_values, seeds, family)
+        restarts = {
+            name: [[getattr(records[k, r], name) for r in range(n_restarts)] for k in k_values]
+            for name in ("inertia", "raw_inertia", "n_iter", "fit_time")
+        }
+        for name in records[int(k_values[0]), 0].extras:
+            restarts[name] = [
+                [records[k, r].extras[name] for r in range(n_restarts)] for k in k_values
+            ]
         self.results_ = SweepResult(
-            k=k_values,
-            restart_inertia=[[records[k, r].inertia for r in range(n_restarts)] for k in k_values],
-            restart_n_iter=[[records[k, r].n_iter for r in range(n_restarts)] for k in k_values],
-            restart_fit_time=[
-                [records[k, r].fit_time for r in range(n_restarts)] for k in k_values
-            ],
-            restart_seed=seeds,
+            k_values,
+            {**restarts, "seed": seeds},
+            objective=family.objective,
+            inertia_definition=family.inertia_definition,
         )
+        _warn_non_monotonic(self.results_)
         best_restart = dict(
             zip(k_values.tolist(), self.results_["best_restart"].tolist(), strict=True)
         )
@@ -388,7 +439,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             return 1
         return self.n_init
 
-    def _run(self, template, X, k_values, seeds) -> dict[tuple[int, int], TaskRecord]:
+    def _run(self, template, X, k_values, seeds, family) -> dict[tuple[int, int], TaskRecord]:
         """Run every task, largest k first; return records keyed by (k, restart)."""
         backend = open_backend(self.executor, self.n_jobs, self.inner_threads)
         records: dict[tuple[int, int], TaskRecord] = {}
@@ -398,9 +449,9 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         try:
             with backend.driver_limits():
                 data = backend.ship(X)
+                common = (backend.inner_threads, family, self.score_func)
                 tasks = (
-                    ((int(k), r), run_task, (template, data, int(k), int(seeds[i, r]), threads))
-                    for threads in [backend.inner_threads]
+                    ((int(k), r), run_task, (template, data, int(k), int(seeds[i, r]), *common))
                     for i, k in reversed(list(enumerate(k_values)))
                     for r in range(seeds.shape[1])
                 )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import clone
 from threadpoolctl import ThreadpoolController
 
+from ksweep._families import Family, family_of, score_fit
 from ksweep._shipping import resolve_data
 from ksweep._validation import cluster_count_param
 
@@ -22,20 +23,25 @@ class TaskRecord:
     Attributes
     ----------
     inertia : float
-        Within-cluster sum of squared distances (the estimator's ``inertia_``
-        when it has one, else computed from its labels in Euclidean distance).
+        Within-cluster sum on the family's scale (see ``ksweep._families``).
+    raw_inertia : float
+        The estimator's own ``inertia_`` (NaN when it has none).
     n_iter : int
         The estimator's ``n_iter_``, or -1 when it does not report one.
     fit_time : float
         Seconds spent in ``fit``.
     estimator : estimator
         The fitted estimator.
+    extras : dict of str to float
+        Family-specific scores, e.g. ``bic`` and ``neg_log_likelihood`` for mixtures.
     """
 
     inertia: float
+    raw_inertia: float
     n_iter: int
     fit_time: float
     estimator: Any
+    extras: dict[str, float] = field(default_factory=dict)
 
 
 def task_params(estimator: Any, k: int, seed: int) -> dict[str, Any]:
@@ -49,25 +55,45 @@ def task_params(estimator: Any, k: int, seed: int) -> dict[str, Any]:
     return out
 
 
-def fit_one(estimator: Any, X: Any, k: int, seed: int) -> TaskRecord:
+def fit_one(
+    estimator: Any,
+    X: Any,
+    k: int,
+    seed: int,
+    family: Family | None = None,
+    score_func: Callable | None = None,
+) -> TaskRecord:
     """Fit a clone of ``estimator`` with ``k`` clusters, one restart, seeded by ``seed``.
 
     A top-level function, so every executor can pickle it.
     """
+    family = family or family_of(estimator, score_func)
     model = clone(estimator).set_params(**task_params(estimator, k, seed))
     start = time.perf_counter()
     model.fit(X)
     fit_time = time.perf_counter() - start
+    inertia, raw, extras = score_fit(model, X, family, score_func)
     n_iter = getattr(model, "n_iter_", -1)
+    n_iter = -1 if n_iter is None else n_iter
     return TaskRecord(
-        inertia=float(_inertia(model, X)),
+        inertia=inertia,
+        raw_inertia=raw,
         n_iter=int(n_iter) if np.ndim(n_iter) == 0 else int(np.max(n_iter)),
         fit_time=fit_time,
         estimator=model,
+        extras=extras,
     )
 
 
-def run_task(estimator: Any, data: Any, k: int, seed: int, threads: int | None) -> TaskRecord:
+def run_task(
+    estimator: Any,
+    data: Any,
+    k: int,
+    seed: int,
+    threads: int | None,
+    family: Family | None = None,
+    score_func: Callable | None = None,
+) -> TaskRecord:
     """What a worker runs: resolve X from its handle, cap native threads, fit.
 
     ``threads`` caps the BLAS and OpenMP thread pools for the duration of the
@@ -75,9 +101,9 @@ def run_task(estimator: Any, data: Any, k: int, seed: int, threads: int | None) 
     """
     X = resolve_data(data)
     if threads is None:
-        return fit_one(estimator, X, k, seed)
+        return fit_one(estimator, X, k, seed, family, score_func)
     with _thread_controller().limit(limits=threads):
-        return fit_one(estimator, X, k, seed)
+        return fit_one(estimator, X, k, seed, family, score_func)
 
 
 _CONTROLLER: list[ThreadpoolController] = []
@@ -91,44 +117,3 @@ def _thread_controller() -> ThreadpoolController:
     if not _CONTROLLER:
         _CONTROLLER.append(ThreadpoolController())
     return _CONTROLLER[0]
-
-
-def _inertia(model: Any, X: Any) -> float:
-    if hasattr(model, "inertia_"):
-        return model.inertia_
-    if hasattr(model, "labels_"):
-        labels = model.labels_
-    elif hasattr(model, "predict"):
-        labels = model.predict(X)
-    else:
-        raise AttributeError(
-            f"{type(model).__name__} has no 'inertia_', 'labels_' or 'predict': "
-            "ksweep cannot score its clustering"
-        )
-    return within_cluster_sum_of_squares(X, labels)
-
-
-def within_cluster_sum_of_squares(X: Any, labels: np.ndarray) -> float:
-    """Sum over clusters of the squared Euclidean distances to the cluster mean.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.array([[0.0], [2.0], [10.0], [12.0]])
-    >>> within_cluster_sum_of_squares(X, np.array([0, 0, 1, 1]))
-    4.0
-    """
-    labels = np.asarray(labels)
-    total = 0.0
-    for label in np.unique(labels):
-        members = X[labels == label]
-        center = np.asarray(members.mean(axis=0)).ravel()
-        if sparse.issparse(members):
-            # ||x - c||² = ||x||² - 2 x·c + ||c||², summed over the members
-            sq_norms = members.multiply(members).sum()
-            total += float(
-                sq_norms - 2 * (members @ center).sum() + members.shape[0] * center @ center
-            )
-        else:
-            total += float(((members - center) ** 2).sum())
-    return total

@@ -125,3 +125,54 @@ def cluster_count_param(estimator: Any, owner: str = "KSweep") -> str:
         f"{type(estimator).__name__} has none of them",
         estimator,
     )
+
+
+def check_time_series(X: Any, *, owner: str = "KSweep", min_samples: int = 1) -> np.ndarray:
+    """Return a time series dataset of shape (n_series, length, n_dims), or raise.
+
+    Accepts 3-D arrays, 2-D arrays (one dimension per time step) and lists of
+    series of different lengths, which are NaN-padded at the end as tslearn
+    does. NaN is allowed only as that trailing padding; float32 is kept.
+    """
+    if isinstance(X, (list, tuple)) and X and len({np.shape(x)[0] for x in X}) > 1:
+        from tslearn.utils import to_time_series_dataset
+
+        X = to_time_series_dataset(X)
+    arr = np.asarray(X)
+    if arr.dtype.kind in "OUSV" or np.iscomplexobj(arr):
+        raise ValueError(
+            f"{owner} expects real numbers in a time series dataset. Got dtype {arr.dtype} instead."
+        )
+    if arr.ndim == 2:
+        arr = arr[:, :, np.newaxis]
+    if arr.ndim != 3:
+        raise ValueError(
+            f"{owner} expects a time series dataset of shape (n_series, length) or "
+            f"(n_series, length, n_dims). Got an array of shape {arr.shape} instead."
+        )
+    arr = arr.astype(np.float32 if arr.dtype == np.float32 else np.float64, copy=False)
+    if arr.shape[0] < min_samples:
+        raise ValueError(
+            f"Found array with {arr.shape[0]} sample(s) (shape={arr.shape}) while a minimum "
+            f"of {min_samples} is required by {owner}."
+        )
+    if np.isinf(arr).any():
+        raise ValueError(f"Input X contains infinity, which {owner} cannot fit.")
+    nan = np.isnan(arr)
+    step_any, step_all = nan.any(axis=2), nan.all(axis=2)
+    if (step_any != step_all).any():
+        i = int(np.flatnonzero((step_any != step_all).any(axis=1))[0])
+        raise ValueError(
+            f"Input X contains NaN in some but not all dimensions of a time step of series "
+            f"{i}; NaN is allowed only as trailing padding of variable-length series."
+        )
+    if (np.diff(step_all.astype(np.int8), axis=1) < 0).any():
+        i = int(np.flatnonzero((np.diff(step_all.astype(np.int8), axis=1) < 0).any(axis=1))[0])
+        raise ValueError(
+            f"Input X contains NaN inside series {i}; NaN is allowed only as trailing padding "
+            "of variable-length series."
+        )
+    if step_all[:, 0].any():
+        i = int(np.flatnonzero(step_all[:, 0])[0])
+        raise ValueError(f"Input X contains an empty series (all NaN) at position {i}.")
+    return arr

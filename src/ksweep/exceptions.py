@@ -54,3 +54,7 @@ class SweepInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, *, completed: list[Any]):
         super().__init__(message)
         self.completed = completed
+
+
+class NonMonotonicWarning(UserWarning):
+    """The best-of-n_init objective rose from one k to a larger one (more restarts help)."""
