@@ -300,7 +300,9 @@ def brute_force_davies_bouldin(X, labels):
     """Davies-Bouldin from its definition, with distances from explicit differences."""
     clusters = [X[labels == c] for c in np.unique(labels)]
     centroids = [c.mean(axis=0) for c in clusters]
-    scatter = [np.mean(np.linalg.norm(c - m, axis=1)) for c, m in zip(clusters, centroids)]
+    scatter = [
+        np.mean(np.linalg.norm(c - m, axis=1)) for c, m in zip(clusters, centroids, strict=True)
+    ]
     worst = []
     for i in range(len(clusters)):
         ratios = [
@@ -822,9 +824,7 @@ def test_selection_picks_the_best_and_ignores_nan(select, name, greater, method)
     np.testing.assert_array_equal(result.details["undefined"], [1, 6])
     assert result.details["greater_is_better"] is greater
     value = "0.62" if greater else "0.12"
-    assert result.reason.startswith(
-        f"k={expected} has the {'highest' if greater else 'lowest'} "
-    )
+    assert result.reason.startswith(f"k={expected} has the {'highest' if greater else 'lowest'} ")
     assert f"({value}) of the 4 k values scored; undefined (NaN) at k=1, 6, ignored" in (
         result.reason
     )

@@ -711,8 +711,7 @@ def _check_gap_inputs(k, log_inertia, reference_log_inertia):
         )
     if k_in.shape[0] < 2:
         raise ValueError(
-            f"The 'k' argument of {func} must have at least 2 values. "
-            f"Got {k_in.shape[0]} instead."
+            f"The 'k' argument of {func} must have at least 2 values. Got {k_in.shape[0]} instead."
         )
     # k: real, finite, strictly increasing (check_curve's checks, on a stand-in curve)
     check_curve(k_in, np.arange(k_in.shape[0]), min_points=2, func=func)
