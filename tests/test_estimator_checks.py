@@ -49,6 +49,10 @@ def test_default_k_range_is_an_immutable_range():
         "progress": False,
         "selection": "kneedle",
         "elbow_scale": "auto",
+        "scoring": None,
+        "silhouette_sample": 10_000,
+        "gap_references": 10,
+        "gap_reference": "uniform",
         "score_func": None,
     }
     assert type(sweep.k_range) is range

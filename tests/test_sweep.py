@@ -1,6 +1,5 @@
 """KSweep on the serial executor: results, seeds, delegation, selection, errors."""
 
-import functools
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -378,24 +377,29 @@ def test_two_segment_selection_on_digits_matches_brute_force():
     assert sweep.best_estimator_.n_clusters == sweep.best_k_
 
 
-def test_selection_callable_returning_a_result_or_an_int(blobs):
+def test_selection_callable_gets_k_and_results_and_returns_a_result_or_an_int(blobs):
     X, _ = blobs
     seen = {}
 
-    def pick_smallest_below(k, inertia):
-        seen["args"] = (k, inertia)
+    def pick_smallest_below(k, results):
+        seen["args"] = (k, results)
+        inertia = results["inertia"]
         return int(k[np.argmax(inertia < 0.2 * inertia[0])])
 
     sweep = KSweep(k_range=range(1, 8), n_init=2, random_state=0, selection=pick_smallest_below)
     sweep.fit(X)
-    np.testing.assert_array_equal(seen["args"][1], sweep.results_["inertia"])
-    assert sweep.best_k_ == pick_smallest_below(*seen["args"])
+    k, results = seen["args"]
+    np.testing.assert_array_equal(k, sweep.results_["k"])
+    assert results is sweep.results_
+    assert sweep.best_k_ == pick_smallest_below(k, results)
     assert sweep.elbow_.method == "pick_smallest_below"
 
-    strict = functools.partial(kneedle, sensitivity=0.5)
-    sweep.set_params(selection=strict).fit(X)
+    def gentle_kneedle(k, results):
+        return kneedle(k, np.log(results["inertia"]), sensitivity=0.5)
+
+    sweep.set_params(selection=gentle_kneedle).fit(X)
     assert isinstance(sweep.elbow_, SelectionResult)
-    assert sweep.best_k_ == kneedle(*seen["args"], sensitivity=0.5).k
+    assert sweep.best_k_ == kneedle(k, np.log(results["inertia"]), sensitivity=0.5).k
 
 
 def test_selection_returning_an_unfitted_k_is_an_error(blobs):
@@ -491,7 +495,30 @@ X_SMALL = np.random.default_rng(0).normal(size=(20, 3))
         (
             {"selection": "elbow"},
             "The 'selection' parameter of KSweep must be a str among {'kneedle', "
-            "'two_segment'} or a callable. Got 'elbow' instead.",
+            "'two_segment', 'silhouette', 'calinski_harabasz', 'davies_bouldin', 'gap', 'bic'} "
+            "or a callable. Got 'elbow' instead.",
+        ),
+        (
+            {"scoring": ("silhouette", "dunn")},
+            "The 'scoring' parameter of KSweep must be a tuple of str among {'silhouette', "
+            "'calinski_harabasz', 'davies_bouldin', 'gap'}, a str among {'silhouette', "
+            "'calinski_harabasz', 'davies_bouldin', 'gap'} or None. Got ('silhouette', 'dunn') "
+            "instead.",
+        ),
+        (
+            {"silhouette_sample": 1},
+            "The 'silhouette_sample' parameter of KSweep must be an int in the range [2, inf) "
+            "or None. Got 1 instead.",
+        ),
+        (
+            {"gap_references": 0},
+            "The 'gap_references' parameter of KSweep must be an int in the range [1, inf). "
+            "Got 0 instead.",
+        ),
+        (
+            {"gap_reference": "normal"},
+            "The 'gap_reference' parameter of KSweep must be a str among {'uniform', 'pca'}. "
+            "Got 'normal' instead.",
         ),
         (
             {"executor": "gpu"},

@@ -293,12 +293,13 @@ def run_tasks(
             if not pending:
                 return
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            # successes first: a failure in the same batch must not hide finished work
+            failed = [f for f in done if f.exception() is not None]
             for future in done:
-                key = pending.pop(future)
-                exc = future.exception()
-                if exc is not None:
-                    raise TaskFailed(key) from exc
-                yield key, future.result()
+                if future.exception() is None:
+                    yield pending.pop(future), future.result()
+            if failed:
+                raise TaskFailed(pending.pop(failed[0])) from failed[0].exception()
     finally:
         for future in pending:
             future.cancel()

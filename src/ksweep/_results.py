@@ -140,11 +140,11 @@ class SweepResult(Mapping):
         return int(self._columns["restart_inertia"].shape[1])
 
     def per_k_columns(self) -> list[str]:
-        """Names of the columns with one value per k (all but the restart columns)."""
-        return [name for name in self._columns if not name.startswith("restart_")]
+        """Names of the columns with one value per k (1-D)."""
+        return [name for name, column in self._columns.items() if column.ndim == 1]
 
     def to_frame(self):
-        """The results as a pandas DataFrame indexed by k, one column per restart column.
+        """The results as a pandas DataFrame indexed by k; 2-D columns become one per restart.
 
         Requires pandas (``pip install ksweep[pandas]``).
         """
@@ -154,11 +154,13 @@ class SweepResult(Mapping):
             raise ImportError(
                 "SweepResult.to_frame requires pandas: pip install 'ksweep[pandas]'"
             ) from exc
-        data = {name: self[name] for name in self.per_k_columns()}
-        for name in self._columns:
-            if name.startswith("restart_"):
-                for restart in range(self.n_restarts):
-                    data[f"{name}_{restart}"] = self[name][:, restart]
+        data = {}
+        for name, column in self._columns.items():
+            if column.ndim == 1:
+                data[name] = column
+            else:  # one column per restart (or per gap reference)
+                for j in range(column.shape[1]):
+                    data[f"{name}_{j}"] = column[:, j]
         return pd.DataFrame(data).set_index("k")
 
     def to_text(self, marked_k: int | None = None) -> str:

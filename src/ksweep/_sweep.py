@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from concurrent.futures import Executor
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClusterMixin, MetaEstimatorMixin
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ksweep._choosing import (
+    MIN_POINTS,
+    SCORING_NAMES,
+    SELECTION_NAMES,
+    Summary,
+    criterion_columns,
+    gap_columns,
+    needed_scoring,
+    select_by_name,
+    summary,
+)
 from ksweep._executors import (
     TaskFailed,
     available_executors,
@@ -41,18 +52,13 @@ from ksweep._validation import (
     param_error,
     validate_params,
 )
-from ksweep.elbow import kneedle, two_segment
+from ksweep.criteria import DEFAULT_SILHOUETTE_SAMPLE, reference_datasets
 from ksweep.exceptions import (
     NoElbowWarning,
     NonMonotonicWarning,
     SweepInterrupted,
     SweepTaskError,
 )
-
-#: Selection methods by name; each takes ``(k, scores)`` and returns a SelectionResult.
-SELECTION_METHODS = {"kneedle": kneedle, "two_segment": two_segment}
-#: The fewest k values each named method can choose from.
-SELECTION_MIN_POINTS = {"kneedle": 3, "two_segment": 4}
 
 
 def _estimator_has(attr: str):
@@ -79,6 +85,10 @@ def seed_entropy(random_state: Any) -> int:
     return int(random_state)
 
 
+def _seed_of(entropy: int, spawn_key: tuple[int, ...]) -> int:
+    return int(np.random.SeedSequence(entropy, spawn_key=spawn_key).generate_state(1)[0])
+
+
 def task_seeds(entropy: int, k_values: np.ndarray, n_restarts: int) -> np.ndarray:
     """One 32-bit seed per (k, restart), shape ``(n_k, n_restarts)``.
 
@@ -87,13 +97,7 @@ def task_seeds(entropy: int, k_values: np.ndarray, n_restarts: int) -> np.ndarra
     same seed whatever the k range, the executor or the order tasks run in.
     """
     return np.array(
-        [
-            [
-                np.random.SeedSequence(entropy, spawn_key=(int(k), r)).generate_state(1)[0]
-                for r in range(n_restarts)
-            ]
-            for k in k_values
-        ],
+        [[_seed_of(entropy, (int(k), r)) for r in range(n_restarts)] for k in k_values],
         dtype=np.int64,
     )
 
@@ -266,13 +270,21 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         "score_func": [CALLABLE, NONE],
         "progress": [Constraint("a bool", lambda v: isinstance(v, bool | np.bool_))],
         "elbow_scale": [options("auto", "log", "linear")],
-        "selection": [
+        "selection": [options(*SELECTION_NAMES), CALLABLE],
+        "scoring": [
             Constraint(
-                "a str among {'kneedle', 'two_segment'}",
-                lambda v: isinstance(v, str) and v in SELECTION_METHODS,
+                "a tuple of str among {" + ", ".join(repr(n) for n in SCORING_NAMES) + "}",
+                lambda v: (
+                    isinstance(v, (tuple, list))
+                    and all(isinstance(n, str) and n in SCORING_NAMES for n in v)
+                ),
             ),
-            CALLABLE,
+            options(*SCORING_NAMES),
+            NONE,
         ],
+        "silhouette_sample": [int_at_least(2), NONE],
+        "gap_references": [int_at_least(1)],
+        "gap_reference": [options("uniform", "pca")],
     }
 
     def __init__(
@@ -288,6 +300,10 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         progress=False,
         selection="kneedle",
         elbow_scale="auto",
+        scoring=None,
+        silhouette_sample=DEFAULT_SILHOUETTE_SAMPLE,
+        gap_references=10,
+        gap_reference="uniform",
         score_func=None,
     ):
         self.estimator = estimator
@@ -300,6 +316,10 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self.progress = progress
         self.selection = selection
         self.elbow_scale = elbow_scale
+        self.scoring = scoring
+        self.silhouette_sample = silhouette_sample
+        self.gap_references = gap_references
+        self.gap_reference = gap_reference
         self.score_func = score_func
 
     # -- set-up -------------------------------------------------------------------------
@@ -307,6 +327,11 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     def _template(self):
         """The estimator each task clones (KMeans when ``estimator`` is None)."""
         return KMeans() if self.estimator is None else self.estimator
+
+    def _scoring(self) -> tuple[str, ...]:
+        """The criteria to compute: ``scoring`` plus what ``selection`` needs."""
+        named = (self.scoring,) if isinstance(self.scoring, str) else tuple(self.scoring or ())
+        return needed_scoring(named, self.selection)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -322,8 +347,9 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         return tags
 
     def _validate_params(self) -> None:
+        owner = type(self).__name__
         validate_params(
-            type(self).__name__,
+            owner,
             {
                 **self._parameter_constraints,
                 "executor": [
@@ -340,15 +366,26 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         if self.n_jobs is not None:
             effective_n_jobs(self.n_jobs)  # raises if it leaves no worker
         k_values = check_k_range(self.k_range)
-        needed = (
-            SELECTION_MIN_POINTS.get(self.selection, 1) if isinstance(self.selection, str) else 1
-        )
+        needed = MIN_POINTS.get(self.selection, 1) if isinstance(self.selection, str) else 1
         if k_values.size < needed:
             raise param_error(
                 "k_range",
-                type(self).__name__,
+                owner,
                 f"at least {needed} values long for selection={self.selection!r}",
                 self.k_range,
+            )
+        scoring = self._scoring()
+        template = self._template()
+        if scoring and (
+            family_of(template, self.score_func).timeseries
+            or template.get_params(deep=False).get("metric") == "precomputed"
+        ):
+            raise param_error(
+                "scoring",
+                owner,
+                "empty for time series and precomputed distances (the criteria are Euclidean "
+                f"on feature vectors, and {type(template).__name__} does not take them)",
+                self.scoring if self.scoring is not None else self.selection,
             )
 
     def _validate_X(self, X, *, reset: bool):
@@ -380,7 +417,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
-            Training data. Sparse input is accepted where the estimator accepts it.
+            Training data. Sparse input is accepted where the estimator accepts
+            it; tslearn estimators take time series datasets.
         y : Ignored
             Not used, present for API consistency.
 
@@ -394,11 +432,28 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         cluster_count_param(template)
         X = self._validate_X(X, reset=True)
         k_values = check_k_range(self.k_range, n_samples=X.shape[0])
+        scoring = self._scoring()
+        if "gap" in scoring and sparse.issparse(X):
+            raise param_error(
+                "scoring",
+                type(self).__name__,
+                "free of 'gap' for sparse X (its reference data sets are dense boxes)",
+                self.scoring,
+            )
         n_restarts = self._n_restarts(template)
-        seeds = task_seeds(seed_entropy(self.random_state), k_values, n_restarts)
+        entropy = seed_entropy(self.random_state)
+        seeds = task_seeds(entropy, k_values, n_restarts)
+        datasets = [X]
+        if "gap" in scoring:
+            datasets += reference_datasets(
+                X,
+                self.gap_references,
+                method=self.gap_reference,
+                random_state=np.random.SeedSequence(entropy, spawn_key=(0,)),
+            )
 
         family = family_of(template, self.score_func)
-        records = self._run(template, X, k_values, seeds, family)
+        records = self._run(template, datasets, k_values, seeds, family, entropy)
         restarts = {
             name: [[getattr(records[k, r], name) for r in range(n_restarts)] for k in k_values]
             for name in ("inertia", "raw_inertia", "n_iter", "fit_time")
@@ -407,26 +462,53 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             restarts[name] = [
                 [records[k, r].extras[name] for r in range(n_restarts)] for k in k_values
             ]
-        self.results_ = SweepResult(
+        results = SweepResult(
             k_values,
             {**restarts, "seed": seeds},
             objective=family.objective,
             inertia_definition=family.inertia_definition,
         )
-        _warn_non_monotonic(self.results_)
-        best_restart = dict(
-            zip(k_values.tolist(), self.results_["best_restart"].tolist(), strict=True)
-        )
+        _warn_non_monotonic(results)
+        best_restart = dict(zip(k_values.tolist(), results["best_restart"].tolist(), strict=True))
         self.estimators_ = {k: records[k, r].estimator for k, r in best_restart.items()}
-        self.elbow_, self.best_k_ = self._select(k_values, self.results_["inertia"])
+        labels = {k: self._labels_of(model, X) for k, model in self.estimators_.items()}
+        if scoring:
+            columns = criterion_columns(
+                X,
+                k_values,
+                labels,
+                scoring,
+                silhouette_sample=self.silhouette_sample,
+                seed=entropy % 2**32,
+            )
+            if "gap" in scoring:
+                reference = np.log(
+                    [
+                        [
+                            min(records[k, r, b].inertia for r in range(n_restarts))
+                            for b in range(1, len(datasets))
+                        ]
+                        for k in k_values
+                    ]
+                )
+                columns.update(gap_columns(results, reference))
+            results = results.with_columns(**columns)
+        self.results_ = results
+        self.elbow_, self.best_k_ = self._select(k_values, results)
         self.best_estimator_ = self.estimators_[self.best_k_]
-        if hasattr(self.best_estimator_, "labels_"):
-            self.labels_ = np.asarray(self.best_estimator_.labels_)
-        elif hasattr(self.best_estimator_, "predict"):
-            self.labels_ = np.asarray(self.best_estimator_.predict(X))
+        if labels[self.best_k_] is not None:
+            self.labels_ = labels[self.best_k_]
         if hasattr(self.best_estimator_, "cluster_centers_"):
             self.cluster_centers_ = self.best_estimator_.cluster_centers_
         return self
+
+    @staticmethod
+    def _labels_of(model, X) -> np.ndarray | None:
+        if hasattr(model, "labels_"):
+            return np.asarray(model.labels_)
+        if hasattr(model, "predict"):
+            return np.asarray(model.predict(X))
+        return None
 
     def _n_restarts(self, template) -> int:
         if self.n_init > 1 and "random_state" not in template.get_params(deep=False):
@@ -439,23 +521,38 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             return 1
         return self.n_init
 
-    def _run(self, template, X, k_values, seeds, family) -> dict[tuple[int, int], TaskRecord]:
-        """Run every task, largest k first; return records keyed by (k, restart)."""
+    def _run(self, template, datasets, k_values, seeds, family, entropy) -> dict[tuple, TaskRecord]:
+        """Run every task, largest k first; return records keyed by (k, restart).
+
+        ``datasets[0]`` is X; any further ones are the gap statistic's references,
+        whose tasks are keyed ``(k, restart, b)`` with ``b`` from 1 and seeded by
+        ``SeedSequence(entropy, spawn_key=(k, restart, b))``.
+        """
         backend = open_backend(self.executor, self.n_jobs, self.inner_threads)
-        records: dict[tuple[int, int], TaskRecord] = {}
-        n_tasks = seeds.size
+        records: dict[tuple, TaskRecord] = {}
+        n_tasks = seeds.size * len(datasets)
         bar = _progress_bar(self.progress, n_tasks)
         abort = True
         try:
             with backend.driver_limits():
-                data = backend.ship(X)
+                handles = [backend.ship(data) for data in datasets]
                 common = (backend.inner_threads, family, self.score_func)
-                tasks = (
-                    ((int(k), r), run_task, (template, data, int(k), int(seeds[i, r]), *common))
-                    for i, k in reversed(list(enumerate(k_values)))
-                    for r in range(seeds.shape[1])
-                )
-                for key, record in run_tasks(backend.executor, tasks, backend.window):
+
+                def plan():
+                    for i, k in reversed(list(enumerate(k_values))):
+                        for r in range(seeds.shape[1]):
+                            seed = int(seeds[i, r])
+                            yield (
+                                (int(k), r),
+                                run_task,
+                                (template, handles[0], int(k), seed, *common),
+                            )
+                            for b in range(1, len(handles)):
+                                ref_seed = _seed_of(entropy, (int(k), r, b))
+                                args = (template, handles[b], int(k), ref_seed, *common)
+                                yield (int(k), r, b), run_task, args
+
+                for key, record in run_tasks(backend.executor, plan(), backend.window):
                     records[key] = record
                     if bar is not None:
                         bar.update(1)
@@ -472,19 +569,15 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             backend.close(abort=abort)
         return records
 
-    def _select(self, k_values: np.ndarray, inertia: np.ndarray) -> tuple[Any, int]:
+    def _select(self, k_values: np.ndarray, results: SweepResult) -> tuple[Any, int]:
         """Run the selection method; if it finds no k, warn and fall back to the largest k."""
         method = self.selection
-        func = SELECTION_METHODS[method] if isinstance(method, str) else method
         name = method if isinstance(method, str) else getattr(method, "__name__", repr(method))
-        scale = self.elbow_scale
-        if scale == "auto":
-            scale = "log" if method == "kneedle" else "linear"
-        if scale == "log" and not np.all(inertia > 0):
-            scale = "linear"
-        scores = np.log(inertia) if scale == "log" else inertia.copy()
         try:
-            result = func(k_values.copy(), scores)
+            if isinstance(method, str):
+                result = select_by_name(method, k_values.copy(), results, self.elbow_scale)
+            else:
+                result = method(k_values.copy(), results)
         except ValueError as exc:
             result = SelectionResult(
                 k=None,
@@ -499,12 +592,10 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 k=int(result),
                 method=name,
                 candidates=k_values.copy(),
-                statistic=scores,
-                statistic_name=f"inertia ({scale} scale)",
+                statistic=np.asarray(results["inertia"]).copy(),
+                statistic_name="inertia",
                 reason=f"k={int(result)} returned by {name}",
             )
-        if isinstance(result, SelectionResult):
-            result = dataclasses.replace(result, details={**result.details, "scale": scale})
         chosen = getattr(result, "k", None)
         if chosen is None:
             fallback = int(k_values[-1])
@@ -524,6 +615,51 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 method,
             )
         return result, int(chosen)
+
+    # -- evidence -----------------------------------------------------------------------
+
+    def summary(self) -> Summary:
+        """What every applicable selection method chooses on this sweep, side by side.
+
+        The elbow detectors always, each criterion in ``results_``, the gap
+        statistic when it was computed, BIC for mixtures. ``str()`` of the
+        result is a table; ``.chosen()`` maps each method to its k.
+
+        Returns
+        -------
+        Summary
+            A dict of method name to :class:`~ksweep.SelectionResult`.
+        """
+        check_is_fitted(self)
+        return Summary(summary(self.results_["k"], self.results_, self.elbow_scale))
+
+    def plot(self, ax=None):
+        """Plot the sweep: inertia per k with its spread over restarts, the chosen k marked.
+
+        Without ``ax``, a figure with the elbow panel (best inertia, mean ± std
+        over restarts, the selection's statistic on a second axis) and one panel
+        per criterion in ``results_``. With ``ax``, only the elbow panel, drawn
+        on it. Needs matplotlib (``pip install 'ksweep[plot]'``).
+
+        Returns
+        -------
+        matplotlib Figure (without ``ax``) or Axes (with ``ax``)
+        """
+        check_is_fitted(self)
+        from ksweep.plotting import plot_elbow, plot_sweep
+
+        criteria = [name for name in SCORING_NAMES if name in self.results_]
+        selection = self.elbow_ if isinstance(self.elbow_, SelectionResult) else None
+        if ax is None:
+            return plot_sweep(self.results_, selection, criteria=criteria)
+        results = self.results_
+        return plot_elbow(
+            results["k"],
+            results["inertia"],
+            chosen_k=self.best_k_,
+            spread=(results["inertia_mean"], results["inertia_std"]),
+            ax=ax,
+        )
 
     # -- the chosen model ---------------------------------------------------------------
 

@@ -1,0 +1,178 @@
+"""From a finished sweep to a chosen k: criteria columns, selection by name, the summary."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ksweep._selection import SelectionResult
+from ksweep.criteria import (
+    CRITERIA,
+    DEFAULT_SILHOUETTE_SAMPLE,
+    gap_statistic,
+    select_min,
+    silhouette,
+)
+from ksweep.elbow import kneedle, two_segment
+
+#: Elbow detectors, applied to the best inertia per k.
+ELBOW_METHODS = {"kneedle": kneedle, "two_segment": two_segment}
+#: Every selection name KSweep accepts, in the order summary() reports them.
+SELECTION_NAMES = (
+    "kneedle",
+    "two_segment",
+    "silhouette",
+    "calinski_harabasz",
+    "davies_bouldin",
+    "gap",
+    "bic",
+)
+#: Criteria that ``scoring=`` can name (the gap statistic needs reference fits).
+SCORING_NAMES = (*CRITERIA, "gap")
+#: The fewest k values each named method can choose from.
+MIN_POINTS = {"kneedle": 3, "two_segment": 4, "gap": 2, "bic": 2, **dict.fromkeys(CRITERIA, 2)}
+
+
+def needed_scoring(scoring: tuple[str, ...], selection: Any) -> tuple[str, ...]:
+    """The criteria to compute: those named, plus the one selection needs."""
+    names = list(scoring)
+    if isinstance(selection, str) and selection in SCORING_NAMES and selection not in names:
+        names.append(selection)
+    return tuple(names)
+
+
+def criterion_columns(
+    X: Any,
+    k_values: np.ndarray,
+    labels: Mapping[int, np.ndarray],
+    names: tuple[str, ...],
+    *,
+    silhouette_sample: int | None,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Per-k columns of the named criteria (gap excluded), from each k's best labels.
+
+    A criterion is NaN where it is undefined: below its smallest k, or where the
+    model used fewer distinct labels than 2. The silhouette runs on a seeded
+    sample stratified by cluster when ``n_samples > silhouette_sample``; the
+    ``silhouette_n_samples`` column records how many samples it used.
+    """
+    columns: dict[str, np.ndarray] = {}
+    n_samples = X.shape[0]
+    for name in names:
+        if name == "gap":
+            continue
+        values = np.full(k_values.shape, np.nan)
+        used = np.zeros(k_values.shape, dtype=np.int64)
+        for i, k in enumerate(k_values):
+            k_labels = labels[int(k)]
+            n_labels = np.unique(k_labels).size
+            if k < CRITERIA[name].min_k or not 2 <= n_labels <= n_samples - 1:
+                continue
+            if name == "silhouette":
+                sample = (
+                    silhouette_sample
+                    if silhouette_sample and n_samples > silhouette_sample
+                    else None
+                )
+                score = silhouette(X, k_labels, sample_size=sample, random_state=seed + int(k))
+                values[i], used[i] = score.score, score.n_samples_used
+            else:
+                values[i] = CRITERIA[name].compute(X, k_labels)
+        columns[name] = values
+        if name == "silhouette":
+            columns["silhouette_n_samples"] = used
+    return columns
+
+
+def gap_columns(results: Mapping, reference_log_inertia: np.ndarray) -> dict[str, np.ndarray]:
+    """The gap statistic per k, its standard error, and the reference log-inertia matrix."""
+    result = gap_statistic(results["k"], np.log(results["inertia"]), reference_log_inertia)
+    return {
+        "gap": np.asarray(result.statistic, dtype=np.float64),
+        "gap_s": np.asarray(result.details["s_k"], dtype=np.float64),
+        "gap_reference_log_inertia": reference_log_inertia,
+    }
+
+
+def _scaled_inertia(results: Mapping, method: str, elbow_scale: str) -> tuple[np.ndarray, str]:
+    inertia = np.asarray(results["inertia"], dtype=np.float64)
+    scale = ("log" if method == "kneedle" else "linear") if elbow_scale == "auto" else elbow_scale
+    if scale == "log" and not np.all(inertia > 0):
+        scale = "linear"
+    return (np.log(inertia) if scale == "log" else inertia), scale
+
+
+def select_by_name(name: str, k: np.ndarray, results: Mapping, elbow_scale: str) -> SelectionResult:
+    """Run the selection method ``name`` on a sweep's results."""
+    if name in ELBOW_METHODS:
+        scores, scale = _scaled_inertia(results, name, elbow_scale)
+        result = ELBOW_METHODS[name](k, scores)
+        return dataclasses.replace(result, details={**result.details, "scale": scale})
+    missing = {"gap": "gap", "bic": "bic"}.get(name, name)
+    if missing not in results:
+        hint = (
+            "it is recorded for mixture models only"
+            if name == "bic"
+            else f"add it to scoring=('{name}',)"
+        )
+        raise ValueError(f"selection={name!r} needs results_[{missing!r}]: {hint}.")
+    if name == "gap":
+        return gap_statistic(k, np.log(results["inertia"]), results["gap_reference_log_inertia"])
+    if name == "bic":
+        return select_min(k, results["bic"], method="bic", statistic_name="BIC")
+    return CRITERIA[name].select(k, results[name])
+
+
+def summary(k: np.ndarray, results: Mapping, elbow_scale: str) -> dict[str, SelectionResult]:
+    """What every applicable method chooses on these results, by name."""
+    out: dict[str, SelectionResult] = {}
+    for name in SELECTION_NAMES:
+        if name not in ELBOW_METHODS and name not in results:
+            continue
+        if k.size < MIN_POINTS[name]:
+            continue
+        try:
+            out[name] = select_by_name(name, k.copy(), results, elbow_scale)
+        except ValueError as exc:
+            out[name] = SelectionResult(
+                k=None,
+                method=name,
+                candidates=k.copy(),
+                statistic=np.full(k.shape, np.nan),
+                statistic_name="none",
+                reason=f"no k: {exc}",
+            )
+    return out
+
+
+class Summary(dict):
+    """What each selection method would choose, by name; ``str()`` gives a table."""
+
+    def __str__(self) -> str:
+        width = max((len(name) for name in self), default=6)
+        lines = [f"{'method':<{width}}  {'k':>4}  reason"]
+        for name, result in self.items():
+            chosen = "-" if result.k is None else str(result.k)
+            lines.append(f"{name:<{width}}  {chosen:>4}  {result.reason}")
+        return "\n".join(lines)
+
+    def chosen(self) -> dict[str, int | None]:
+        """The k each method chose (None where it found none)."""
+        return {name: result.k for name, result in self.items()}
+
+
+__all__ = [
+    "DEFAULT_SILHOUETTE_SAMPLE",
+    "SCORING_NAMES",
+    "SELECTION_NAMES",
+    "Summary",
+    "criterion_columns",
+    "gap_columns",
+    "needed_scoring",
+    "select_by_name",
+    "summary",
+]
