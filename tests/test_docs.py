@@ -49,3 +49,31 @@ def test_quickstart_example_prints_the_table_and_the_chosen_k():
     chosen = int(re.search(r"chosen k = (\d+)", result.stdout).group(1))
     assert 2 <= chosen <= 15
     assert [line.split()[0] for line in table if line.endswith("<--")] == [str(chosen)]
+
+
+def test_evidence_example_prints_every_method_and_writes_the_plot(tmp_path):
+    env = {**os.environ, "KSWEEP_EXAMPLE_QUICK": "1"}
+    png = tmp_path / "digits.png"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "digits_evidence.py"), str(png)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    methods = re.findall(r"^(\w+)\s+(\d+)\s+(?:k=|no k satisfies)", result.stdout, re.M)
+    names = [name for name, _ in methods]
+    assert names == [
+        "kneedle",
+        "two_segment",
+        "silhouette",
+        "calinski_harabasz",
+        "davies_bouldin",
+        "gap",
+    ]
+    assert all(2 <= int(k) <= 15 for _, k in methods)
+    chosen = int(re.search(r"chosen k = (\d+) \(kneedle\)", result.stdout).group(1))
+    assert chosen == int(dict(methods)["kneedle"])
+    assert png.stat().st_size > 20_000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
