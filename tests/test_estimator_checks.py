@@ -54,6 +54,8 @@ def test_default_k_range_is_an_immutable_range():
         "gap_references": 10,
         "gap_reference": "uniform",
         "score_func": None,
+        "checkpoint": None,
+        "checkpoint_overwrite": False,
     }
     assert type(sweep.k_range) is range
     assert clone(sweep).k_range == range(2, 11)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from concurrent.futures import Executor
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,6 +17,7 @@ from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ksweep._checkpoint import Checkpoint, fingerprint_data, task_payload
 from ksweep._choosing import (
     MIN_POINTS,
     SCORING_NAMES,
@@ -285,6 +289,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         "silhouette_sample": [int_at_least(2), NONE],
         "gap_references": [int_at_least(1)],
         "gap_reference": [options("uniform", "pca")],
+        "checkpoint": [instance_of(str, os.PathLike, name="str or os.PathLike"), NONE],
+        "checkpoint_overwrite": [Constraint("a bool", lambda v: isinstance(v, bool | np.bool_))],
     }
 
     def __init__(
@@ -305,6 +311,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         gap_references=10,
         gap_reference="uniform",
         score_func=None,
+        checkpoint=None,
+        checkpoint_overwrite=False,
     ):
         self.estimator = estimator
         self.k_range = k_range
@@ -321,6 +329,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self.gap_references = gap_references
         self.gap_reference = gap_reference
         self.score_func = score_func
+        self.checkpoint = checkpoint
+        self.checkpoint_overwrite = checkpoint_overwrite
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -414,6 +424,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Fit every (k, restart), keep the best per k and choose ``best_k_``.
 
+        With ``checkpoint``, tasks already stored there are not run again.
+
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
@@ -427,6 +439,38 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self : KSweep
             The fitted sweep.
         """
+        return self._fit(X, memory=None)
+
+    def extend(self, X, *, k_range=None, n_init=None):
+        """Grow a fitted sweep: more k values or more restarts, computing only what is new.
+
+        The tasks of the previous fit (kept in memory, and in ``checkpoint``
+        when set) are reused when X and every other parameter are unchanged;
+        selection then runs over the whole range.
+
+        Parameters
+        ----------
+        X : array-like
+            The same data as the previous fit (checked by fingerprint).
+        k_range : range or array-like of int, optional
+            k values to add; merged with the current ``k_range``.
+        n_init : int, optional
+            A new number of restarts per k (restarts already run are kept).
+
+        Returns
+        -------
+        self : KSweep
+        """
+        check_is_fitted(self)
+        merged = check_k_range(self.k_range).tolist()
+        if k_range is not None:
+            merged = sorted(set(merged) | set(check_k_range(k_range, owner="extend").tolist()))
+        self.set_params(k_range=merged)
+        if n_init is not None:
+            self.set_params(n_init=n_init)
+        return self._fit(X, memory=self._memory)
+
+    def _fit(self, X, memory):
         self._validate_params()
         template = self._template()
         cluster_count_param(template)
@@ -441,7 +485,13 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 self.scoring,
             )
         n_restarts = self._n_restarts(template)
-        entropy = seed_entropy(self.random_state)
+        family = family_of(template, self.score_func)
+        identity = self._identity(template, X, memory)
+        checkpoint = None
+        if self.checkpoint is not None:
+            checkpoint = Checkpoint(self.checkpoint, identity, overwrite=self.checkpoint_overwrite)
+            identity = checkpoint.identity  # carries the stored seed entropy
+        entropy = int(identity["entropy"])
         seeds = task_seeds(entropy, k_values, n_restarts)
         datasets = [X]
         if "gap" in scoring:
@@ -451,16 +501,36 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 method=self.gap_reference,
                 random_state=np.random.SeedSequence(entropy, spawn_key=(0,)),
             )
+        plan = []  # (key, dataset index, k, seed), largest k first
+        for i, k in reversed(list(enumerate(k_values))):
+            for r in range(n_restarts):
+                plan.append(((int(k), r), 0, int(k), int(seeds[i, r])))
+                for b in range(1, len(datasets)):
+                    key = (int(k), r, b)
+                    plan.append((key, b, int(k), _seed_of(entropy, key)))
 
-        family = family_of(template, self.score_func)
-        records = self._run(template, datasets, k_values, seeds, family, entropy)
+        stored: dict[tuple, dict] = {}
+        models: dict[tuple, Any] = {}
+        if memory is not None and memory["identity"] == identity:
+            stored.update(memory["payloads"])
+            models.update(memory["models"])
+        if checkpoint is not None:
+            stored.update(checkpoint.load({key: seed for key, _, _, seed in plan}))
+        todo = [task for task in plan if task[0] not in stored]
+        new = self._run(template, datasets, todo, family, checkpoint)
+        planned = {task[0] for task in plan}
+        payloads = {key: payload for key, payload in stored.items() if key in planned}
+        for key, _, _, seed in todo:
+            payloads[key] = task_payload(key, seed, new[key])
+            models[key] = new[key].estimator
+
         restarts = {
-            name: [[getattr(records[k, r], name) for r in range(n_restarts)] for k in k_values]
+            name: [[payloads[k, r][name] for r in range(n_restarts)] for k in k_values]
             for name in ("inertia", "raw_inertia", "n_iter", "fit_time")
         }
-        for name in records[int(k_values[0]), 0].extras:
+        for name in payloads[int(k_values[0]), 0]["extras"]:
             restarts[name] = [
-                [records[k, r].extras[name] for r in range(n_restarts)] for k in k_values
+                [payloads[k, r]["extras"][name] for r in range(n_restarts)] for k in k_values
             ]
         results = SweepResult(
             k_values,
@@ -469,8 +539,24 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             inertia_definition=family.inertia_definition,
         )
         _warn_non_monotonic(results)
-        best_restart = dict(zip(k_values.tolist(), results["best_restart"].tolist(), strict=True))
-        self.estimators_ = {k: records[k, r].estimator for k, r in best_restart.items()}
+        best = [(int(k), int(r)) for k, r in zip(k_values, results["best_restart"], strict=True)]
+        refit = [task for task in plan if task[0] in best and task[0] not in models]
+        for key, record in self._run(template, datasets, refit, family, None).items():
+            if record.inertia != payloads[key]["inertia"]:
+                warnings.warn(
+                    f"Refitting the stored best restart {key} gave inertia {record.inertia!r}, "
+                    f"not the stored {payloads[key]['inertia']!r} (inner_threads=None lets "
+                    "thread counts change the last bits).",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            models[key] = record.estimator
+        self.estimators_ = {k: models[k, r] for k, r in best}
+        self._memory = {
+            "identity": identity,
+            "payloads": payloads,
+            "models": {key: models[key] for key in best},
+        }
         labels = {k: self._labels_of(model, X) for k, model in self.estimators_.items()}
         if scoring:
             columns = criterion_columns(
@@ -485,7 +571,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 reference = np.log(
                     [
                         [
-                            min(records[k, r, b].inertia for r in range(n_restarts))
+                            min(payloads[k, r, b]["inertia"] for r in range(n_restarts))
                             for b in range(1, len(datasets))
                         ]
                         for k in k_values
@@ -502,6 +588,34 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             self.cluster_centers_ = self.best_estimator_.cluster_centers_
         return self
 
+    def _identity(self, template, X, memory) -> dict:
+        """What the tasks' results depend on, apart from k, restart and seed.
+
+        An unseeded sweep (``random_state=None``) resumes or extends with the seed
+        entropy it started with: the checkpoint's, else the previous fit's.
+        """
+        entropy = None
+        if self.random_state is None and self.checkpoint is not None:
+            manifest = Path(self.checkpoint) / "sweep.json"
+            try:
+                entropy = json.loads(manifest.read_text(encoding="utf-8"))["identity"]["entropy"]
+            except (OSError, ValueError, KeyError, TypeError):
+                entropy = None
+        if self.random_state is None and entropy is None and memory is not None:
+            entropy = memory["identity"]["entropy"]
+        if entropy is None:
+            entropy = str(seed_entropy(self.random_state))
+        params = template.get_params(deep=True)
+        return {
+            "X": fingerprint_data(X),
+            "estimator": type(template).__module__ + "." + type(template).__qualname__,
+            "estimator_params": {name: repr(params[name]) for name in sorted(params)},
+            "score_func": None if self.score_func is None else repr(self.score_func),
+            "inner_threads": self.inner_threads,
+            "gap_reference": self.gap_reference,
+            "entropy": entropy,
+        }
+
     @staticmethod
     def _labels_of(model, X) -> np.ndarray | None:
         if hasattr(model, "labels_"):
@@ -516,53 +630,46 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 f"{type(template).__name__} has no 'random_state' parameter, so its restarts "
                 f"would be identical: running 1 restart per k instead of n_init={self.n_init}.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return 1
         return self.n_init
 
-    def _run(self, template, datasets, k_values, seeds, family, entropy) -> dict[tuple, TaskRecord]:
-        """Run every task, largest k first; return records keyed by (k, restart).
+    def _run(self, template, datasets, plan, family, checkpoint) -> dict[tuple, TaskRecord]:
+        """Run the planned tasks ``(key, dataset index, k, seed)`` in order; return records.
 
-        ``datasets[0]`` is X; any further ones are the gap statistic's references,
-        whose tasks are keyed ``(k, restart, b)`` with ``b`` from 1 and seeded by
-        ``SeedSequence(entropy, spawn_key=(k, restart, b))``.
+        ``datasets[0]`` is X; further ones are the gap statistic's references.
+        Each finished task is written to ``checkpoint`` (when given) at once.
         """
-        backend = open_backend(self.executor, self.n_jobs, self.inner_threads)
         records: dict[tuple, TaskRecord] = {}
-        n_tasks = seeds.size * len(datasets)
-        bar = _progress_bar(self.progress, n_tasks)
+        if not plan:
+            return records
+        backend = open_backend(self.executor, self.n_jobs, self.inner_threads)
+        bar = _progress_bar(self.progress, len(plan))
+        seeds = {key: seed for key, _, _, seed in plan}
         abort = True
         try:
             with backend.driver_limits():
-                handles = [backend.ship(data) for data in datasets]
+                used = sorted({index for _, index, _, _ in plan})
+                handles = {index: backend.ship(datasets[index]) for index in used}
                 common = (backend.inner_threads, family, self.score_func)
-
-                def plan():
-                    for i, k in reversed(list(enumerate(k_values))):
-                        for r in range(seeds.shape[1]):
-                            seed = int(seeds[i, r])
-                            yield (
-                                (int(k), r),
-                                run_task,
-                                (template, handles[0], int(k), seed, *common),
-                            )
-                            for b in range(1, len(handles)):
-                                ref_seed = _seed_of(entropy, (int(k), r, b))
-                                args = (template, handles[b], int(k), ref_seed, *common)
-                                yield (int(k), r, b), run_task, args
-
-                for key, record in run_tasks(backend.executor, plan(), backend.window):
+                tasks = (
+                    (key, run_task, (template, handles[index], k, seed, *common))
+                    for key, index, k, seed in plan
+                )
+                for key, record in run_tasks(backend.executor, tasks, backend.window):
                     records[key] = record
+                    if checkpoint is not None:
+                        checkpoint.save(key, seeds[key], record)
                     if bar is not None:
                         bar.update(1)
             abort = False
         except TaskFailed as failure:
             if isinstance(failure.__cause__, KeyboardInterrupt):  # Ctrl-C reached a worker
-                raise _interrupted(records, n_tasks) from None
+                raise _interrupted(records, len(plan)) from None
             raise _task_error(template, failure, records) from failure.__cause__
         except KeyboardInterrupt:
-            raise _interrupted(records, n_tasks) from None
+            raise _interrupted(records, len(plan)) from None
         finally:
             if bar is not None:
                 bar.close()

@@ -58,3 +58,11 @@ class SweepInterrupted(KeyboardInterrupt):
 
 class NonMonotonicWarning(UserWarning):
     """The best-of-n_init objective rose from one k to a larger one (more restarts help)."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint directory holds tasks of a sweep with other data or parameters."""
+
+
+class CorruptCheckpointWarning(UserWarning):
+    """A checkpoint file was torn or failed its checksum; its task is recomputed."""

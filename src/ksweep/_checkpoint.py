@@ -1,0 +1,180 @@
+"""Checkpoints: every finished task on disk, so a crash or Ctrl-C costs nothing already done.
+
+A checkpoint is a directory of plain JSON files:
+
+- ``sweep.json``, the manifest: a format version, the fingerprint of X, the
+  estimator's parameters and everything else that changes what a task computes
+  (but not ``k_range`` or ``n_init``: a sweep can grow), and the seed entropy;
+- ``task-k{k}-r{restart}.json`` (``-b{b}`` for gap references), one per finished
+  task: its seed and scores, with a SHA-256 checksum of that content.
+
+Files are written to a temporary name, flushed, fsynced and renamed, so a
+reader sees a whole file or none. A file that is torn or fails its checksum is
+reported and recomputed, never loaded. No pickle is ever read: fitted models
+are not stored; the best restart of each k is refitted from its seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from ksweep.exceptions import CheckpointMismatchError, CorruptCheckpointWarning
+
+FORMAT_VERSION = 1
+MANIFEST = "sweep.json"
+
+
+def fingerprint_data(X: Any) -> str:
+    """SHA-256 of X's values, shape and dtype (dense or sparse)."""
+    digest = hashlib.sha256()
+    if sparse.issparse(X):
+        X = sparse.csr_matrix(X)
+        parts = [X.data, X.indices, X.indptr]
+        digest.update(f"csr{X.shape}".encode())
+    else:
+        parts = [np.ascontiguousarray(X)]
+    for part in parts:
+        digest.update(f"{part.dtype.str}{part.shape}".encode())
+        digest.update(memoryview(part).cast("B"))
+    return digest.hexdigest()
+
+
+def _checksum(payload: Mapping) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def task_payload(key: tuple[int, ...], seed: int, record: Any) -> dict:
+    """The numbers of a finished task (no fitted model), as stored and as reused."""
+    return {
+        "key": list(key),
+        "seed": int(seed),
+        "inertia": float(record.inertia),
+        "raw_inertia": float(record.raw_inertia),
+        "n_iter": int(record.n_iter),
+        "fit_time": float(record.fit_time),
+        "extras": {name: float(value) for name, value in record.extras.items()},
+    }
+
+
+def task_filename(key: tuple[int, ...]) -> str:
+    """``task-k5-r2.json`` for (5, 2); ``task-k5-r2-b3.json`` for gap reference b=3."""
+    names = ("k", "r", "b")
+    return "task-" + "-".join(f"{n}{v}" for n, v in zip(names, key, strict=False)) + ".json"
+
+
+class Checkpoint:
+    """A checkpoint directory bound to one sweep's identity.
+
+    Parameters
+    ----------
+    path : str or Path
+        The directory; created if missing.
+    identity : dict
+        JSON-serializable description of what the tasks compute (X's fingerprint,
+        estimator parameters, ...). An existing checkpoint with another identity
+        is refused unless ``overwrite``.
+    overwrite : bool
+        Discard an existing checkpoint whose identity differs.
+    """
+
+    def __init__(self, path, identity: dict, *, overwrite: bool = False):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        manifest = self.path / MANIFEST
+        self.identity = identity
+        if manifest.exists():
+            try:
+                stored = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                stored = None
+            if stored is not None and stored.get("identity") != identity:
+                if not overwrite:
+                    raise CheckpointMismatchError(self._mismatch(stored.get("identity") or {}))
+                self.clear()
+            elif stored is None:
+                self.clear()
+        if not manifest.exists():
+            _write_atomic(
+                manifest,
+                json.dumps({"format": FORMAT_VERSION, "identity": identity}, indent=1),
+            )
+
+    def _mismatch(self, stored: Mapping) -> str:
+        changed = sorted(
+            name
+            for name in set(stored) | set(self.identity)
+            if stored.get(name) != self.identity.get(name)
+        )
+        return (
+            f"The checkpoint at {str(self.path)!r} was written by a sweep with a different "
+            f"{', '.join(changed)}: its tasks would not be this sweep's. Use another "
+            "directory, or pass checkpoint_overwrite=True to discard it."
+        )
+
+    def clear(self) -> None:
+        """Remove the manifest and every task file."""
+        for file in self.path.glob("*.json"):
+            file.unlink()
+
+    def load(self, expected_seeds: Mapping[tuple[int, ...], int]) -> dict[tuple[int, ...], dict]:
+        """Stored task results for the keys of ``expected_seeds``; corrupt files are dropped."""
+        found = {}
+        for key, seed in expected_seeds.items():
+            file = self.path / task_filename(key)
+            if not file.exists():
+                continue
+            try:
+                entry = json.loads(file.read_text(encoding="utf-8"))
+                payload = entry["payload"]
+                valid = (
+                    entry.get("checksum") == _checksum(payload)
+                    and payload["seed"] == seed
+                    and list(payload["key"]) == list(key)
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                valid = False
+            if not valid:
+                warnings.warn(
+                    f"Checkpoint file {file.name!r} is torn or corrupt (bad JSON, checksum or "
+                    "seed): it is ignored and its task is recomputed.",
+                    CorruptCheckpointWarning,
+                    stacklevel=3,
+                )
+                file.unlink(missing_ok=True)
+                continue
+            found[key] = payload
+        return found
+
+    def save(self, key: tuple[int, ...], seed: int, record: Any) -> None:
+        """Write one finished task atomically."""
+        payload = task_payload(key, seed, record)
+        entry = {"payload": payload, "checksum": _checksum(payload)}
+        _write_atomic(self.path / task_filename(key), json.dumps(entry))
