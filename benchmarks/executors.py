@@ -118,7 +118,7 @@ def main() -> None:
         )
     print("inertia per (k, restart): identical on serial, processes and dask")
 
-    task = (KMeans(max_iter=10), MappedData("/dev/shm/ksweep-xxxxxxxx", "0" * 32), 49, 2**31, 1)
+    task = (KMeans(max_iter=10), MappedData("/dev/shm/ksweep-xxxxxxxx"), 49, 2**31, 1)
     print(f"bytes per task to a process worker: {len(pickle.dumps(task))} (X itself: {X.nbytes})")
 
     base = rows["sklearn loop (default threads)"]

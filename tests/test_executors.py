@@ -16,13 +16,12 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import distributed
 import numpy as np
 import pytest
-from joblib.externals.loky import get_reusable_executor
+from joblib.externals.loky import ProcessPoolExecutor as LokyPool
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from threadpoolctl import threadpool_info
 
 from ksweep import KSweep, SweepTaskError
-from ksweep._executors import cpu_cores
 
 pytestmark = pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning")
 
@@ -120,9 +119,13 @@ def test_user_process_pool_matches_serial_and_stays_open(data, reference, n_work
 
 
 def test_user_loky_executor_matches_serial(data, reference):
-    pool = get_reusable_executor(max_workers=2)
-    sweep = KSweep(**SWEEP, executor=pool).fit(data)
-    assert pool.submit(abs, -3).result() == 3
+    # a loky pool of the test's own: loky's process-wide reusable one belongs to joblib
+    pool = LokyPool(max_workers=2)
+    try:
+        sweep = KSweep(**SWEEP, executor=pool).fit(data)
+        assert pool.submit(abs, -3).result() == 3
+    finally:
+        pool.shutdown()
     assert_same_sweep(sweep, reference)
 
 
@@ -189,7 +192,6 @@ def test_inner_threads_none_leaves_library_defaults(data):
     sweep = KSweep(ThreadsSeen(), **SWEEP, inner_threads=None).fit(data)
     defaults = sorted({lib["num_threads"] for lib in threadpool_info()})
     assert sweep.best_estimator_.threads_seen_ == defaults
-    assert max(defaults) == cpu_cores()
 
 
 # -- progress ----------------------------------------------------------------------------
@@ -219,7 +221,10 @@ def test_failing_task_names_k_and_restart_on_every_executor(data, executor):
     completed = dict(info.value.completed)
     assert (5, info.value.restart) not in completed
     assert completed, "the k=7 tasks run first and finish before any k=5 task fails"
-    assert all(record.estimator.n_clusters == key[0] for key, record in completed.items())
+    assert all(
+        rec.estimator is None or rec.estimator.n_clusters == key[0]
+        for key, rec in completed.items()
+    )
 
 
 def test_killed_worker_gives_a_clear_error_quickly(data):

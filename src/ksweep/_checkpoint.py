@@ -166,7 +166,7 @@ class Checkpoint:
                     f"Checkpoint file {file.name!r} is torn or corrupt (bad JSON, checksum or "
                     "seed): it is ignored and its task is recomputed.",
                     CorruptCheckpointWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
                 file.unlink(missing_ok=True)
                 continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -17,7 +18,7 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     wait,
 )
-from typing import Any
+from typing import Any, ClassVar
 
 from threadpoolctl import threadpool_limits
 
@@ -69,15 +70,15 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
-def effective_n_jobs(n_jobs: int | None) -> int:
+def effective_n_jobs(n_jobs: int | None, owner: str = "KSweep") -> int:
     """Workers for ``n_jobs``: None or -1 mean every core, -2 all but one, and so on."""
     if n_jobs is None:
         return cpu_cores()
     workers = n_jobs if n_jobs > 0 else cpu_cores() + 1 + n_jobs
     if workers < 1:
         raise InvalidParameterError(
-            f"The 'n_jobs' parameter of KSweep must leave at least one worker on "
-            f"{cpu_cores()} cores. Got {n_jobs!r} instead."
+            f"The 'n_jobs' parameter of {owner} must be a number that leaves at least one "
+            f"worker on {cpu_cores()} cores. Got {n_jobs!r} instead."
         )
     return workers
 
@@ -87,19 +88,29 @@ def _threads(n_jobs: int | None) -> Executor:
 
 
 class ReusableProcessPool(Executor):
-    """loky's reusable process pool, kept warm between sweeps.
+    """A loky process pool of ksweep's own, kept warm between sweeps.
 
     Starting worker processes costs about a second (each imports numpy and
-    scikit-learn), as much as a whole small sweep; the workers of loky's
-    reusable executor (the one joblib uses) outlive a sweep and idle out after
-    ``idle_timeout`` seconds. A normal ``shutdown`` leaves them running; an
-    aborted one (``cancel_futures=True``: a failure or Ctrl-C) kills them.
+    scikit-learn), as much as a whole small sweep, so the pool outlives a sweep
+    and its workers idle out after ``idle_timeout`` seconds. It is ksweep's own
+    pool, not loky's process-wide one that joblib uses: asking that one for
+    another size shuts it down under joblib's feet. A normal ``shutdown``
+    leaves the workers running; an aborted one (``cancel_futures=True``: a
+    failure or Ctrl-C) kills them, and the next sweep starts a fresh pool.
     """
 
-    def __init__(self, max_workers: int, idle_timeout: float = 300.0):
-        from joblib.externals.loky import get_reusable_executor
+    _pools: ClassVar[dict[int, Any]] = {}
+    _lock = threading.Lock()
 
-        self._pool = get_reusable_executor(max_workers=max_workers, timeout=idle_timeout)
+    def __init__(self, max_workers: int, idle_timeout: float = 300.0):
+        from joblib.externals.loky.process_executor import ProcessPoolExecutor as LokyPool
+
+        with self._lock:
+            pool = self._pools.get(max_workers)
+            if pool is None or pool._flags.broken or pool._flags.shutdown:
+                pool = LokyPool(max_workers=max_workers, timeout=idle_timeout)
+                self._pools[max_workers] = pool
+        self._pool = pool
         self._max_workers = max_workers
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
@@ -107,6 +118,9 @@ class ReusableProcessPool(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if cancel_futures:
+            with self._lock:
+                if self._pools.get(self._max_workers) is self._pool:
+                    del self._pools[self._max_workers]
             self._pool.shutdown(wait=wait, kill_workers=True)
 
 
@@ -184,7 +198,7 @@ class Backend:
         self.owned = owned
         self.inner_threads = inner_threads
         self.kind, self.workers = _classify(executor)
-        self._shipped: Any = None
+        self._shipped: list[Any] = []
 
     @property
     def window(self) -> int:
@@ -205,12 +219,13 @@ class Backend:
     def ship(self, X: Any) -> Any:
         """Send X to the workers once; return the handle tasks receive instead of X."""
         if self.kind == "processes":
-            self._shipped = write_mapped(X)
+            handle = write_mapped(X)
         elif self.kind == "dask":
-            self._shipped = self.executor._client.scatter(X, broadcast=True, hash=False)
+            handle = self.executor._client.scatter(X, broadcast=True, hash=False)
         else:
             return X
-        return self._shipped
+        self._shipped.append(handle)
+        return handle
 
     def close(self, *, abort: bool) -> None:
         """Release shipped data; shut down the executor if ksweep made it.
@@ -218,11 +233,12 @@ class Backend:
         With ``abort`` (a failure or Ctrl-C), pending tasks are cancelled and
         worker processes that ksweep started are terminated, so it returns at once.
         """
-        shipped, self._shipped = self._shipped, None
-        if isinstance(shipped, MappedData):
-            remove_mapped(shipped)
-        elif shipped is not None:
-            shipped.release()
+        shipped, self._shipped = self._shipped, []
+        for handle in shipped:
+            if isinstance(handle, MappedData):
+                remove_mapped(handle)
+            else:
+                handle.release()
         if not self.owned:
             return
         if abort and isinstance(self.executor, ProcessPoolExecutor):
@@ -246,6 +262,34 @@ def _classify(executor: Executor) -> tuple[str, int]:
     return "other", int(workers or cpu_cores())
 
 
+def executor_constraints() -> list:
+    """What the ``executor`` parameter accepts, for ``validate_params``."""
+    from ksweep._validation import Constraint, instance_of
+
+    names = available_executors()
+    return [
+        Constraint(
+            "a str among {" + ", ".join(repr(n) for n in names) + "}",
+            lambda v: isinstance(v, str) and v in names,
+        ),
+        instance_of(Executor, name="concurrent.futures.Executor"),
+        Constraint("a distributed.Client", is_dask_client),
+    ]
+
+
+def validate_executor(owner: str, executor: Any, n_jobs: Any) -> None:
+    """Check ``executor`` and ``n_jobs`` for ``owner``, in scikit-learn's error style."""
+    from ksweep._validation import NONE, NONZERO_INT, validate_params
+
+    validate_params(
+        owner,
+        {"executor": executor_constraints(), "n_jobs": [NONZERO_INT, NONE]},
+        {"executor": executor, "n_jobs": n_jobs},
+    )
+    if n_jobs is not None:
+        effective_n_jobs(n_jobs, owner=owner)
+
+
 def open_backend(
     executor: str | Executor | Any, n_jobs: int | None, inner_threads: int | None
 ) -> Backend:
@@ -260,7 +304,13 @@ def open_backend(
         return Backend(DaskExecutor(executor), owned=True, inner_threads=inner_threads)
     if isinstance(executor, Executor):
         return Backend(executor, owned=False, inner_threads=inner_threads)
-    return Backend(_REGISTRY[executor](n_jobs), owned=True, inner_threads=inner_threads)
+    made = _REGISTRY[executor](n_jobs)
+    if not isinstance(made, Executor):
+        raise InvalidParameterError(
+            f"The factory registered as {executor!r} must return a "
+            f"concurrent.futures.Executor. Got {made!r} instead."
+        )
+    return Backend(made, owned=True, inner_threads=inner_threads)
 
 
 class TaskFailed(Exception):

@@ -122,6 +122,11 @@ class SweepResult(Mapping):
         init["columns"] = {**init["columns"], **columns}
         return SweepResult(init.pop("k"), init.pop("restarts"), **init)
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for array in self._columns.values():  # unpickled arrays come back writeable
+            array.flags.writeable = False
+
     def __getitem__(self, name: str) -> np.ndarray:
         return self._columns[name]
 

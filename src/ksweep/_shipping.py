@@ -2,8 +2,8 @@
 
 For worker processes on this machine, X is written once to memory-mapped
 ``.npy`` files (in ``/dev/shm`` where it exists, so in RAM) and each task
-carries only a small :class:`MappedData` handle; a worker maps the files on
-its first task and reuses the mapping after that. Dask workers receive X
+carries only a small :class:`MappedData` handle; each task maps the files
+copy-on-write, so no task sees another's writes. Dask workers receive X
 once through ``Client.scatter``. In-process executors use X as it is.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,41 +29,29 @@ class MappedData:
     ----------
     folder : str
         Directory holding the files.
-    token : str
-        Unique id of this copy of X, the key of the workers' cache.
     sparse_shape : tuple of int or None
         Shape of a CSR matrix stored as its three arrays; None for a dense array.
     """
 
     folder: str
-    token: str
     sparse_shape: tuple[int, int] | None = None
 
     def load(self) -> Any:
-        """X, memory-mapped: one mapping per worker process, reused across tasks.
+        """X, memory-mapped afresh for this task.
 
-        Copy-on-write: pages stay shared between workers, and an estimator
-        whose compiled code wants a writeable buffer (scikit-learn-extra's
-        KMedoids) gets one; its writes stay private to its process.
+        Copy-on-write: pages stay shared between workers, an estimator whose
+        compiled code wants a writeable buffer (scikit-learn-extra's KMedoids)
+        gets one, and whatever a task writes stays private to that task: the
+        next task maps the file again (a system call; the pages are already in
+        memory). Nothing is cached, so a worker holds X only while a task runs.
         """
-        cached = _WORKER_CACHE.get("token")
-        if cached == self.token:
-            return _WORKER_CACHE["data"]
-        _WORKER_CACHE.clear()  # keep at most one X per worker: a reused pool must not grow
         if self.sparse_shape is None:
-            data = np.load(os.path.join(self.folder, "X.npy"), mmap_mode="c")
-        else:
-            parts = [
-                np.load(os.path.join(self.folder, f"{name}.npy"), mmap_mode="c")
-                for name in _SPARSE_PARTS
-            ]
-            data = sparse.csr_matrix(tuple(parts), shape=self.sparse_shape, copy=False)
-        _WORKER_CACHE.update(token=self.token, data=data)
-        return data
-
-
-#: Per-process cache of the last X a worker mapped.
-_WORKER_CACHE: dict[str, Any] = {}
+            return np.load(os.path.join(self.folder, "X.npy"), mmap_mode="c")
+        parts = [
+            np.load(os.path.join(self.folder, f"{name}.npy"), mmap_mode="c")
+            for name in _SPARSE_PARTS
+        ]
+        return sparse.csr_matrix(tuple(parts), shape=self.sparse_shape, copy=False)
 
 
 def _shm_root() -> str | None:
@@ -72,24 +59,37 @@ def _shm_root() -> str | None:
 
 
 def write_mapped(X: Any) -> MappedData:
-    """Write X once to ``.npy`` files for memory mapping; the caller removes the folder."""
+    """Write X once to ``.npy`` files for memory mapping; the caller removes the folder.
+
+    The folder is registered with loky's resource tracker, which deletes it if
+    this process dies before removing it (SIGTERM, SIGKILL).
+    """
     folder = tempfile.mkdtemp(prefix="ksweep-", dir=_shm_root())
+    _tracker().register(folder, "folder")
     try:
         if sparse.issparse(X):
             X = sparse.csr_matrix(X)
             for name in _SPARSE_PARTS:
                 np.save(os.path.join(folder, f"{name}.npy"), getattr(X, name))
-            return MappedData(folder, uuid.uuid4().hex, tuple(X.shape))
+            return MappedData(folder, tuple(X.shape))
         np.save(os.path.join(folder, "X.npy"), np.ascontiguousarray(X))
-        return MappedData(folder, uuid.uuid4().hex)
+        return MappedData(folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
+        _tracker().unregister(folder, "folder")
         raise
 
 
 def remove_mapped(handle: MappedData) -> None:
     """Delete the files; workers that still map them keep their pages until they let go."""
     shutil.rmtree(handle.folder, ignore_errors=True)
+    _tracker().unregister(handle.folder, "folder")
+
+
+def _tracker():
+    from joblib.externals.loky.backend import resource_tracker
+
+    return resource_tracker
 
 
 def resolve_data(data: Any) -> Any:

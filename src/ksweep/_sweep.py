@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import warnings
-from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator, ClusterMixin, MetaEstimatorMixin
+from sklearn.base import BaseEstimator, ClusterMixin, MetaEstimatorMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.metaestimators import available_if
@@ -31,11 +31,10 @@ from ksweep._choosing import (
 )
 from ksweep._executors import (
     TaskFailed,
-    available_executors,
-    effective_n_jobs,
-    is_dask_client,
+    executor_constraints,
     open_backend,
     run_tasks,
+    validate_executor,
 )
 from ksweep._families import family_of
 from ksweep._results import SweepResult
@@ -152,8 +151,29 @@ def _warn_non_monotonic(results: SweepResult) -> None:
         f"(flagged in results_['non_monotonic']): the fits for the larger k stopped at a "
         f"worse optimum. Raise n_init (now {results.n_restarts}) or max_iter.",
         NonMonotonicWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
+
+
+def _keep_model_if_best(records: dict, best_so_far: dict, key: tuple, record, family):
+    """Keep a fitted model only while it is the best restart of its k (memory stays O(n_k)).
+
+    Ranked like ``SweepResult``: lowest objective, NaN last, first restart on ties.
+    Gap reference fits never keep theirs.
+    """
+    if len(key) != 2:
+        return dataclasses.replace(record, estimator=None)
+    k, restart = key
+    value = record.extras.get(family.objective, record.inertia)
+    rank = (np.inf if np.isnan(value) else value, restart)
+    previous = best_so_far.get(k)
+    if previous is not None and previous <= rank:
+        return dataclasses.replace(record, estimator=None)
+    if previous is not None:
+        old_key = (k, previous[1])
+        records[old_key] = dataclasses.replace(records[old_key], estimator=None)
+    best_so_far[k] = rank
+    return record
 
 
 def _interrupted(records: dict, n_tasks: int) -> SweepInterrupted:
@@ -202,7 +222,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         :func:`ksweep.register_executor`), any executor instance (loky's,
         ``ProcessPoolExecutor``, ``Client.get_executor()``) or a
         ``distributed.Client``. ksweep never shuts down an executor or closes
-        a Client it was given.
+        a Client it was given. An executor instance is shared by clones and left
+        out of pickles (an unpickled sweep uses ``"serial"``).
     n_jobs : int or None, default=None
         Workers of an executor made from a name: None or -1 for every core,
         -2 for all but one, and so on. Ignored by ``"serial"``, by executor
@@ -360,21 +381,10 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         owner = type(self).__name__
         validate_params(
             owner,
-            {
-                **self._parameter_constraints,
-                "executor": [
-                    Constraint(
-                        "a str among {" + ", ".join(repr(n) for n in available_executors()) + "}",
-                        lambda v: isinstance(v, str) and v in available_executors(),
-                    ),
-                    instance_of(Executor, name="concurrent.futures.Executor"),
-                    Constraint("a distributed.Client", is_dask_client),
-                ],
-            },
+            {**self._parameter_constraints, "executor": executor_constraints()},
             self.get_params(deep=False),
         )
-        if self.n_jobs is not None:
-            effective_n_jobs(self.n_jobs)  # raises if it leaves no worker
+        validate_executor(owner, self.executor, self.n_jobs)
         k_values = check_k_range(self.k_range)
         needed = MIN_POINTS.get(self.selection, 1) if isinstance(self.selection, str) else 1
         if k_values.size < needed:
@@ -478,11 +488,12 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         k_values = check_k_range(self.k_range, n_samples=X.shape[0])
         scoring = self._scoring()
         if "gap" in scoring and sparse.issparse(X):
+            asked_by = "selection" if self.selection == "gap" else "scoring"
             raise param_error(
-                "scoring",
+                asked_by,
                 type(self).__name__,
                 "free of 'gap' for sparse X (its reference data sets are dense boxes)",
-                self.scoring,
+                getattr(self, asked_by),
             )
         n_restarts = self._n_restarts(template)
         family = family_of(template, self.score_func)
@@ -522,7 +533,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         payloads = {key: payload for key, payload in stored.items() if key in planned}
         for key, _, _, seed in todo:
             payloads[key] = task_payload(key, seed, new[key])
-            models[key] = new[key].estimator
+            if new[key].estimator is not None:
+                models[key] = new[key].estimator
 
         restarts = {
             name: [[payloads[k, r][name] for r in range(n_restarts)] for k in k_values]
@@ -548,7 +560,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                     f"not the stored {payloads[key]['inertia']!r} (inner_threads=None lets "
                     "thread counts change the last bits).",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
             models[key] = record.estimator
         self.estimators_ = {k: models[k, r] for k, r in best}
@@ -644,9 +656,15 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         records: dict[tuple, TaskRecord] = {}
         if not plan:
             return records
-        backend = open_backend(self.executor, self.n_jobs, self.inner_threads)
-        bar = _progress_bar(self.progress, len(plan))
+        bar = _progress_bar(self.progress, len(plan))  # a missing tqdm fails before any start
+        try:
+            backend = open_backend(self.executor, self.n_jobs, self.inner_threads)
+        except BaseException:
+            if bar is not None:
+                bar.close()
+            raise
         seeds = {key: seed for key, _, _, seed in plan}
+        best_so_far: dict[int, tuple[float, int]] = {}
         abort = True
         try:
             with backend.driver_limits():
@@ -658,7 +676,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                     for key, index, k, seed in plan
                 )
                 for key, record in run_tasks(backend.executor, tasks, backend.window):
-                    records[key] = record
+                    records[key] = _keep_model_if_best(records, best_so_far, key, record, family)
                     if checkpoint is not None:
                         checkpoint.save(key, seeds[key], record)
                     if bar is not None:
@@ -683,9 +701,11 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         try:
             if isinstance(method, str):
                 result = select_by_name(method, k_values.copy(), results, self.elbow_scale)
-            else:
+            else:  # a user's callable: its errors are its own and propagate
                 result = method(k_values.copy(), results)
         except ValueError as exc:
+            if not isinstance(method, str):
+                raise
             result = SelectionResult(
                 k=None,
                 method=name,
@@ -703,14 +723,31 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 statistic_name="inertia",
                 reason=f"k={int(result)} returned by {name}",
             )
-        chosen = getattr(result, "k", None)
+        if result is None:  # a callable's way of saying "no k"
+            result = SelectionResult(
+                k=None,
+                method=name,
+                candidates=k_values.copy(),
+                statistic=np.full(k_values.shape, np.nan),
+                statistic_name="none",
+                reason=f"{name} returned None",
+            )
+        if not hasattr(result, "k"):
+            raise param_error(
+                "selection",
+                type(self).__name__,
+                "a method that returns a SelectionResult (or an object with a 'k' attribute) "
+                f"or an int (it returned {result!r})",
+                method,
+            )
+        chosen = result.k
         if chosen is None:
             fallback = int(k_values[-1])
             warnings.warn(
                 f"selection={name!r} chose no k ({getattr(result, 'reason', result)}); "
                 f"using the largest k={fallback}. All per-k results are kept in results_.",
                 NoElbowWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return result, fallback
         if chosen not in k_values:
@@ -722,6 +759,31 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 method,
             )
         return result, int(chosen)
+
+    # -- copies -------------------------------------------------------------------------
+
+    def __sklearn_clone__(self):
+        """Clone the parameters, but pass an executor instance or Client by reference.
+
+        An executor holds locks, queues and processes: it cannot be deep-copied,
+        and a clone (``GridSearchCV``, ``cross_val_score``) should use the same one.
+        """
+        params = self.get_params(deep=False)
+        return type(self)(
+            **{
+                name: value
+                if name == "executor" and not isinstance(value, str)
+                else clone(value, safe=False)
+                for name, value in params.items()
+            }
+        )
+
+    def __getstate__(self):
+        """Pickle without an executor instance: the unpickled sweep uses ``"serial"``."""
+        state = super().__getstate__()
+        if not isinstance(state.get("executor"), str):
+            state = {**state, "executor": "serial"}
+        return state
 
     # -- evidence -----------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,9 +47,15 @@ class TaskRecord:
 
 
 def task_params(estimator: Any, k: int, seed: int) -> dict[str, Any]:
-    """The parameters a task sets on its clone: k, a single restart, its seed."""
+    """The parameters a task sets on its clone: k, a single restart, its seed.
+
+    ``copy_x`` is forced on: tasks running side by side in threads share X, and
+    k-means with ``copy_x=False`` centers X in place while it fits.
+    """
     params = estimator.get_params(deep=False)
     out: dict[str, Any] = {cluster_count_param(estimator): int(k)}
+    if params.get("copy_x") is False:
+        out["copy_x"] = True
     if "n_init" in params:
         out["n_init"] = 1
     if "random_state" in params:
@@ -102,11 +110,13 @@ def run_task(
     X = resolve_data(data)
     if threads is None:
         return fit_one(estimator, X, k, seed, family, score_func)
-    with _thread_controller().limit(limits=threads):
+    with capped_threads(threads):
         return fit_one(estimator, X, k, seed, family, score_func)
 
 
 _CONTROLLER: list[ThreadpoolController] = []
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE: dict[str, Any] = {"depth": 0, "limiter": None}
 
 
 def _thread_controller() -> ThreadpoolController:
@@ -117,3 +127,29 @@ def _thread_controller() -> ThreadpoolController:
     if not _CONTROLLER:
         _CONTROLLER.append(ThreadpoolController())
     return _CONTROLLER[0]
+
+
+@contextlib.contextmanager
+def capped_threads(threads: int):
+    """Cap OpenMP (for this thread) and BLAS (for this process) at ``threads``.
+
+    OpenMP's cap belongs to the calling thread, so each task sets and restores
+    its own. The BLAS cap is process-wide: tasks running side by side in one
+    process (threads, a dask worker with several threads) share it, and only the
+    first to enter sets it and the last to leave restores it, so overlapping
+    tasks cannot leave it lowered for good.
+    """
+    controller = _thread_controller()
+    with _BLAS_LOCK:
+        if _BLAS_STATE["depth"] == 0:
+            _BLAS_STATE["limiter"] = controller.select(user_api="blas").limit(limits=threads)
+        _BLAS_STATE["depth"] += 1
+    try:
+        with controller.select(user_api="openmp").limit(limits=threads):
+            yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_STATE["depth"] -= 1
+            if _BLAS_STATE["depth"] == 0:
+                _BLAS_STATE["limiter"].restore_original_limits()
+                _BLAS_STATE["limiter"] = None

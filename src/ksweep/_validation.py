@@ -95,7 +95,10 @@ def check_k_range(k_range: Any, *, owner: str = "KSweep", n_samples: int | None 
         raise fail("non-empty")
     if not all(_is_int(v) for v in values):
         raise fail("a range or a 1-D array-like of ints")
-    values = values.astype(np.int64)
+    try:
+        values = values.astype(np.int64)
+    except OverflowError:
+        raise fail("made of ints that fit in 64 bits") from None
     if values.min() < 1:
         raise fail("made of ints >= 1")
     if np.unique(values).size != values.size:
@@ -109,6 +112,13 @@ def check_k_range(k_range: Any, *, owner: str = "KSweep", n_samples: int | None 
 
 def cluster_count_param(estimator: Any, owner: str = "KSweep") -> str:
     """Name of the estimator's parameter that sets the number of clusters, or raise."""
+    if isinstance(estimator, type) and hasattr(estimator, "fit"):
+        raise param_error(
+            "estimator",
+            owner,
+            f"an estimator instance, such as {estimator.__name__}(), not the class",
+            estimator,
+        )
     if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
         raise param_error(
             "estimator", owner, "a scikit-learn style estimator with fit and get_params", estimator

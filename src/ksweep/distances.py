@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ksweep._executors import TaskFailed, open_backend, run_tasks
+from ksweep._executors import TaskFailed, open_backend, run_tasks, validate_executor
 from ksweep._shipping import resolve_data
 from ksweep._validation import check_time_series, int_at_least, validate_params
 
@@ -78,6 +78,7 @@ def dtw_distance_matrix(
     validate_params(
         "dtw_distance_matrix", {"block_size": [int_at_least(1)]}, {"block_size": block_size}
     )
+    validate_executor("dtw_distance_matrix", executor, n_jobs)
     X = check_time_series(X, owner="dtw_distance_matrix", min_samples=1)
     n = X.shape[0]
     starts = range(0, n, block_size)
