@@ -4,6 +4,7 @@ Also: X travels once, thread caps hold inside tasks, failures and dead workers
 give clear errors, Ctrl-C returns promptly, user executors are left open.
 """
 
+import multiprocessing
 import os
 import pickle
 import signal
@@ -23,6 +24,8 @@ from threadpoolctl import threadpool_info
 
 from ksweep import KSweep, SweepTaskError
 
+# spawn, not fork: forking a process that runs threads (loky, OpenMP, dask) can deadlock
+SPAWN = multiprocessing.get_context("spawn")
 pytestmark = pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning")
 
 SWEEP = {"k_range": range(2, 8), "n_init": 3, "random_state": 42}
@@ -110,7 +113,7 @@ def client():
 
 @pytest.mark.parametrize("n_workers", [1, 2])
 def test_user_process_pool_matches_serial_and_stays_open(data, reference, n_workers):
-    with ProcessPoolExecutor(n_workers) as pool:
+    with ProcessPoolExecutor(n_workers, mp_context=SPAWN) as pool:
         sweep = KSweep(**SWEEP, executor=pool).fit(data)
         assert pool.submit(abs, -3).result() == 3
         again = KSweep(**SWEEP, executor=pool).fit(data)  # a reused pool works twice
@@ -164,7 +167,7 @@ class RecordingPool(ProcessPoolExecutor):
 
 def test_x_is_not_pickled_per_task_for_processes():
     X = np.random.default_rng(0).normal(size=(4000, 250))  # 8 MB
-    with RecordingPool(2) as pool:
+    with RecordingPool(2, mp_context=SPAWN) as pool:
         KSweep(k_range=range(2, 6), n_init=2, executor=pool, random_state=0).fit(X)
     assert len(pool.task_bytes) == 8
     assert max(pool.task_bytes) < 4_000  # a few hundred bytes, not 8 MB
@@ -176,7 +179,7 @@ def test_sparse_x_is_shipped_to_processes(data, reference):
 
     dense = np.where(data > 1.0, data, 0.0)
     expected = KSweep(**SWEEP).fit(dense)
-    with ProcessPoolExecutor(2) as pool:
+    with ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
         sweep = KSweep(**SWEEP, executor=pool).fit(sparse.csr_matrix(dense))
     np.testing.assert_allclose(sweep.results_["inertia"], expected.results_["inertia"], rtol=1e-5)
 
@@ -197,7 +200,7 @@ def test_inner_threads_none_leaves_library_defaults(data):
 # -- progress ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("executor", ["serial", "threads"])
+@pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
 def test_progress_bar_counts_every_task(data, capsys, executor):
     KSweep(**SWEEP, executor=executor, progress=True).fit(data)
     err = capsys.readouterr().err
@@ -240,7 +243,7 @@ def test_killed_worker_gives_a_clear_error_quickly(data):
 
 
 def test_killed_worker_in_a_user_pool_gives_a_clear_error(data):
-    with ProcessPoolExecutor(2) as pool:
+    with ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
         with pytest.raises(SweepTaskError, match="A worker process died"):
             KSweep(DiesAtFour(), k_range=range(2, 8), n_init=2, executor=pool).fit(data)
 

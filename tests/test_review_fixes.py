@@ -2,6 +2,7 @@
 
 import contextlib
 import glob
+import multiprocessing
 import os
 import pickle
 import signal
@@ -10,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -22,8 +24,11 @@ from sklearn.model_selection import cross_val_score
 from threadpoolctl import threadpool_info
 
 from ksweep import KSweep, SweepTaskError
+from ksweep._executors import open_backend
 from ksweep._tasks import capped_threads
 
+# spawn, not fork: forking a process that runs threads (loky, OpenMP, dask) can deadlock
+SPAWN = multiprocessing.get_context("spawn")
 pytestmark = pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning")
 
 
@@ -59,7 +64,7 @@ def test_shipped_data_is_removed_after_a_failure(X):
     before = shm_folders()
     with pytest.raises(SweepTaskError):
         KSweep(Fails(), k_range=[2, 3, 4], n_init=1, executor="threads").fit(X)
-    with ProcessPoolExecutor(2) as pool, pytest.raises(SweepTaskError):
+    with ProcessPoolExecutor(2, mp_context=SPAWN) as pool, pytest.raises(SweepTaskError):
         KSweep(KMeans(init="nonsense"), k_range=[2, 3, 4], n_init=1, executor=pool).fit(X)
     assert shm_folders() - before == set()
 
@@ -133,7 +138,7 @@ class ScribblesOnX(KMeans):
 
 
 def test_a_task_never_sees_another_tasks_writes_in_a_process_pool(X):
-    with ProcessPoolExecutor(2) as pool:
+    with ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
         sweep = KSweep(ScribblesOnX(), k_range=range(2, 8), n_init=3, executor=pool)
         sweep.set_params(random_state=0).fit(X)
     assert {m.first_value_seen_ for m in sweep.estimators_.values()} == {X[0, 0]}
@@ -232,3 +237,14 @@ def test_a_buggy_selection_callable_raises_instead_of_falling_back(X):
 def test_clear_errors_for_a_class_and_for_huge_k(X, params, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         KSweep(**params).fit(X)
+
+
+def test_a_forking_process_pool_is_warned_about():
+    # nothing is submitted, so no process is forked: the warning comes when the pool is taken
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        with pytest.warns(UserWarning, match="forks its workers: forking a process whose"):
+            backend = open_backend(pool, None, 1)
+        assert backend.kind == "processes" and not backend.owned
+    with ProcessPoolExecutor(1, mp_context=SPAWN) as pool, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        open_backend(pool, None, 1)

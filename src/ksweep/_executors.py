@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -303,6 +304,17 @@ def open_backend(
 
         return Backend(DaskExecutor(executor), owned=True, inner_threads=inner_threads)
     if isinstance(executor, Executor):
+        context = getattr(executor, "_mp_context", None)
+        if isinstance(executor, ProcessPoolExecutor) and context is not None:
+            if context.get_start_method() == "fork":
+                warnings.warn(
+                    "The ProcessPoolExecutor passed as 'executor' forks its workers: forking a "
+                    "process whose OpenMP, BLAS or other threads are running can deadlock. "
+                    "Create it with mp_context=multiprocessing.get_context('spawn') (or "
+                    "'forkserver'), or use executor='processes'.",
+                    UserWarning,
+                    stacklevel=4,
+                )
         return Backend(executor, owned=False, inner_threads=inner_threads)
     made = _REGISTRY[executor](n_jobs)
     if not isinstance(made, Executor):
