@@ -138,14 +138,7 @@ def summary(k: np.ndarray, results: Mapping, elbow_scale: str) -> dict[str, Sele
         try:
             out[name] = select_by_name(name, k.copy(), results, elbow_scale)
         except ValueError as exc:
-            out[name] = SelectionResult(
-                k=None,
-                method=name,
-                candidates=k.copy(),
-                statistic=np.full(k.shape, np.nan),
-                statistic_name="none",
-                reason=f"no k: {exc}",
-            )
+            out[name] = SelectionResult.no_choice(name, k, f"no k: {exc}")
     return out
 
 

@@ -44,6 +44,35 @@ class SelectionResult:
     def __repr__(self) -> str:
         return f"SelectionResult(method={self.method!r}, k={self.k!r}, reason={self.reason!r})"
 
+    @classmethod
+    def no_choice(cls, method: str, candidates, reason: str) -> SelectionResult:
+        """A result that chose no k, with NaN statistics, and why."""
+        candidates = np.asarray(candidates).copy()
+        return cls(
+            k=None,
+            method=method,
+            candidates=candidates,
+            statistic=np.full(candidates.shape, np.nan),
+            statistic_name="none",
+            reason=reason,
+        )
+
+
+def as_real_1d(values, name: str, func: str) -> np.ndarray:
+    """``values`` as a 1-D array of real numbers, or a ValueError naming the argument."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(
+            f"The '{name}' argument of {func} must be a 1-D array-like. "
+            f"Got an array of shape {arr.shape} instead."
+        )
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
+        raise ValueError(
+            f"The '{name}' argument of {func} must contain real numbers. "
+            f"Got dtype {arr.dtype} instead."
+        )
+    return arr
+
 
 def check_curve(k, scores, *, min_points: int, func: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate a (k, scores) curve for a detector and return float arrays.
@@ -52,19 +81,8 @@ def check_curve(k, scores, *, min_points: int, func: str) -> tuple[np.ndarray, n
     mismatched lengths, fewer than ``min_points`` points, NaN or infinite
     values, k values that are not strictly increasing, and constant scores.
     """
-    k_arr = np.asarray(k)
-    scores_arr = np.asarray(scores)
-    for name, arr in (("k", k_arr), ("scores", scores_arr)):
-        if arr.ndim != 1:
-            raise ValueError(
-                f"The '{name}' argument of {func} must be a 1-D array-like. "
-                f"Got an array of shape {arr.shape} instead."
-            )
-        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
-            raise ValueError(
-                f"The '{name}' argument of {func} must contain real numbers. "
-                f"Got dtype {arr.dtype} instead."
-            )
+    k_arr = as_real_1d(k, "k", func)
+    scores_arr = as_real_1d(scores, "scores", func)
     if k_arr.shape != scores_arr.shape:
         raise ValueError(
             f"The 'k' and 'scores' arguments of {func} must have the same length. "

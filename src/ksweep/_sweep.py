@@ -706,14 +706,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         except ValueError as exc:
             if not isinstance(method, str):
                 raise
-            result = SelectionResult(
-                k=None,
-                method=name,
-                candidates=k_values.copy(),
-                statistic=np.full(k_values.shape, np.nan),
-                statistic_name="none",
-                reason=f"selection failed: {exc}",
-            )
+            result = SelectionResult.no_choice(name, k_values, f"selection failed: {exc}")
         if isinstance(result, (int, np.integer)) and not isinstance(result, bool):
             result = SelectionResult(
                 k=int(result),
@@ -724,14 +717,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 reason=f"k={int(result)} returned by {name}",
             )
         if result is None:  # a callable's way of saying "no k"
-            result = SelectionResult(
-                k=None,
-                method=name,
-                candidates=k_values.copy(),
-                statistic=np.full(k_values.shape, np.nan),
-                statistic_name="none",
-                reason=f"{name} returned None",
-            )
+            result = SelectionResult.no_choice(name, k_values, f"{name} returned None")
         if not hasattr(result, "k"):
             raise param_error(
                 "selection",

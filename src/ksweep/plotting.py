@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ksweep._selection import as_real_1d
 from ksweep.criteria import CRITERIA
 
 __all__ = ["plot_elbow", "plot_sweep"]
@@ -31,17 +32,7 @@ def _pyplot():
 
 def _as_curve(values, name: str, func: str, length: int | None = None) -> np.ndarray:
     """``values`` as a 1-D float array (NaN allowed), of ``length`` when given."""
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(
-            f"The '{name}' argument of {func} must be a 1-D array-like. "
-            f"Got an array of shape {arr.shape} instead."
-        )
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
-        raise ValueError(
-            f"The '{name}' argument of {func} must contain real numbers. "
-            f"Got dtype {arr.dtype} instead."
-        )
+    arr = as_real_1d(values, name, func)
     if length is not None and arr.shape[0] != length:
         raise ValueError(
             f"The '{name}' argument of {func} must have one value per k ({length}). "
