@@ -77,3 +77,19 @@ def test_evidence_example_prints_every_method_and_writes_the_plot(tmp_path):
     assert chosen == int(dict(methods)["kneedle"])
     assert png.stat().st_size > 20_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_spark_example_sweeps_and_writes_the_plot(tmp_path):
+    env = {**os.environ, "KSWEEP_EXAMPLE_QUICK": "1"}
+    png = tmp_path / "spark.png"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "spark_sweep.py"), str(png)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    chosen = int(re.search(r"chosen k = (\d+)", result.stdout).group(1))
+    assert 2 <= chosen <= 9
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ksweep._selection import SelectionResult
+from ksweep._validation import param_error
 from ksweep.criteria import (
     CRITERIA,
     DEFAULT_SILHOUETTE_SAMPLE,
@@ -142,6 +144,74 @@ def summary(k: np.ndarray, results: Mapping, elbow_scale: str) -> dict[str, Sele
     return out
 
 
+def choose_k(
+    selection: Any,
+    k_values: np.ndarray,
+    results: Mapping,
+    elbow_scale: str,
+    *,
+    owner: str,
+    stacklevel: int,
+) -> tuple[Any, int]:
+    """Run ``selection`` (a name or a callable) and return ``(result, chosen k)``.
+
+    A named method that finds no k, or raises ``ValueError``, gives a
+    ``NoElbowWarning`` and the largest k. A callable's own errors propagate; it
+    may return a ``SelectionResult`` (or anything with ``.k``), an int, or None
+    for "no k". A k that was not fitted is an error.
+    """
+    from ksweep.exceptions import NoElbowWarning
+
+    name = (
+        selection if isinstance(selection, str) else getattr(selection, "__name__", repr(selection))
+    )
+    if isinstance(selection, str):
+        try:
+            result = select_by_name(selection, k_values.copy(), results, elbow_scale)
+        except ValueError as exc:
+            result = SelectionResult.no_choice(name, k_values, f"selection failed: {exc}")
+    else:  # a user's callable: its errors are its own and propagate
+        result = selection(k_values.copy(), results)
+        if result is None:
+            result = SelectionResult.no_choice(name, k_values, f"{name} returned None")
+        elif isinstance(result, (int, np.integer)) and not isinstance(result, bool):
+            result = SelectionResult(
+                k=int(result),
+                method=name,
+                candidates=k_values.copy(),
+                statistic=np.asarray(results["inertia"]).copy(),
+                statistic_name="inertia",
+                reason=f"k={int(result)} returned by {name}",
+            )
+    if not hasattr(result, "k"):
+        raise param_error(
+            "selection",
+            owner,
+            "a method that returns a SelectionResult (or an object with a 'k' attribute) "
+            f"or an int (it returned {result!r})",
+            selection,
+        )
+    if result.k is None:
+        fallback = int(k_values[-1])
+        why = getattr(result, "reason", result)
+        warnings.warn(
+            f"selection={name!r} chose no k ({why}); "
+            f"using the largest k={fallback}. All per-k results are kept in results_.",
+            NoElbowWarning,
+            stacklevel=stacklevel,
+        )
+        return result, fallback
+    if result.k not in k_values:
+        raise param_error(
+            "selection",
+            owner,
+            "a method that returns one of the fitted k values "
+            f"{k_values.tolist()} (it returned k={result.k!r})",
+            selection,
+        )
+    return result, int(result.k)
+
+
 class Summary(dict):
     """What each selection method would choose, by name; ``str()`` gives a table."""
 
@@ -163,6 +233,7 @@ __all__ = [
     "SCORING_NAMES",
     "SELECTION_NAMES",
     "Summary",
+    "choose_k",
     "criterion_columns",
     "gap_columns",
     "needed_scoring",

@@ -23,10 +23,10 @@ from ksweep._choosing import (
     SCORING_NAMES,
     SELECTION_NAMES,
     Summary,
+    choose_k,
     criterion_columns,
     gap_columns,
     needed_scoring,
-    select_by_name,
     summary,
 )
 from ksweep._executors import (
@@ -57,7 +57,6 @@ from ksweep._validation import (
 )
 from ksweep.criteria import DEFAULT_SILHOUETTE_SAMPLE, reference_datasets
 from ksweep.exceptions import (
-    NoElbowWarning,
     NonMonotonicWarning,
     SweepInterrupted,
     SweepTaskError,
@@ -696,55 +695,14 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _select(self, k_values: np.ndarray, results: SweepResult) -> tuple[Any, int]:
         """Run the selection method; if it finds no k, warn and fall back to the largest k."""
-        method = self.selection
-        name = method if isinstance(method, str) else getattr(method, "__name__", repr(method))
-        try:
-            if isinstance(method, str):
-                result = select_by_name(method, k_values.copy(), results, self.elbow_scale)
-            else:  # a user's callable: its errors are its own and propagate
-                result = method(k_values.copy(), results)
-        except ValueError as exc:
-            if not isinstance(method, str):
-                raise
-            result = SelectionResult.no_choice(name, k_values, f"selection failed: {exc}")
-        if isinstance(result, (int, np.integer)) and not isinstance(result, bool):
-            result = SelectionResult(
-                k=int(result),
-                method=name,
-                candidates=k_values.copy(),
-                statistic=np.asarray(results["inertia"]).copy(),
-                statistic_name="inertia",
-                reason=f"k={int(result)} returned by {name}",
-            )
-        if result is None:  # a callable's way of saying "no k"
-            result = SelectionResult.no_choice(name, k_values, f"{name} returned None")
-        if not hasattr(result, "k"):
-            raise param_error(
-                "selection",
-                type(self).__name__,
-                "a method that returns a SelectionResult (or an object with a 'k' attribute) "
-                f"or an int (it returned {result!r})",
-                method,
-            )
-        chosen = result.k
-        if chosen is None:
-            fallback = int(k_values[-1])
-            warnings.warn(
-                f"selection={name!r} chose no k ({getattr(result, 'reason', result)}); "
-                f"using the largest k={fallback}. All per-k results are kept in results_.",
-                NoElbowWarning,
-                stacklevel=4,
-            )
-            return result, fallback
-        if chosen not in k_values:
-            raise param_error(
-                "selection",
-                type(self).__name__,
-                "a method that returns one of the fitted k values "
-                f"{k_values.tolist()} (it returned k={chosen!r})",
-                method,
-            )
-        return result, int(chosen)
+        return choose_k(
+            self.selection,
+            k_values,
+            results,
+            self.elbow_scale,
+            owner=type(self).__name__,
+            stacklevel=5,
+        )
 
     # -- copies -------------------------------------------------------------------------
 
