@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -93,3 +95,33 @@ def test_spark_example_sweeps_and_writes_the_plot(tmp_path):
     chosen = int(re.search(r"chosen k = (\d+)", result.stdout).group(1))
     assert 2 <= chosen <= 9
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _run_example(name, *args):
+    env = {**os.environ, "KSWEEP_EXAMPLE_QUICK": "1"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    ).stdout
+
+
+def test_seismic_example_agrees_on_serial_and_dask_and_finds_the_prototypes(tmp_path):
+    out = _run_example("seismic_profiles.py", tmp_path / "elbow.png")
+    assert "same inertia per k on both: True" in out
+    chosen = int(re.search(r"chosen k = (\d+)", out).group(1))
+    assert 9 <= chosen <= 15  # the profiles come from 12 prototypes
+    assert (tmp_path / "elbow.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_mnist_style_example_prints_a_crosstab_of_every_digit():
+    out = _run_example("mnist_style.py")
+    chosen = int(re.search(r"chosen k = (\d+)", out).group(1))
+    assert 6 <= chosen <= 14  # two_segment needs two points on each side of k = 5..15
+    rows = out.split("cluster x true label", 1)[1].strip().splitlines()[1:]
+    assert len(rows) == chosen
+    counts = np.array([[int(v) for v in row.split()[1:]] for row in rows])
+    assert counts.shape == (chosen, 10) and counts.sum() == 1797
