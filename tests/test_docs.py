@@ -125,3 +125,19 @@ def test_mnist_style_example_prints_a_crosstab_of_every_digit():
     assert len(rows) == chosen
     counts = np.array([[int(v) for v in row.split()[1:]] for row in rows])
     assert counts.shape == (chosen, 10) and counts.sum() == 1797
+
+
+def test_docs_site_builds_in_strict_mode_with_the_api_reference(tmp_path):
+    site = tmp_path / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    api = (site / "api" / "index.html").read_text(encoding="utf-8")
+    for name in ("KSweep", "kneedle", "two_segment", "SparkKSweep", "dtw_distance_matrix"):
+        assert name in api
+    assert "Executors" in (site / "guide" / "index.html").read_text(encoding="utf-8")
