@@ -176,7 +176,13 @@ def register_executor(name: str, factory: ExecutorFactory) -> None:
 
 
 def available_executors() -> list[str]:
-    """The executor names ``KSweep(executor=...)`` accepts, sorted."""
+    """The executor names ``KSweep(executor=...)`` accepts, sorted.
+
+    Examples
+    --------
+    >>> {"serial", "threads", "processes", "dask"} <= set(available_executors())
+    True
+    """
     return sorted(_REGISTRY)
 
 

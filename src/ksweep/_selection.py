@@ -31,6 +31,15 @@ class SelectionResult:
     details : dict
         Method-specific arrays and values (for example the left and right R² of
         the two-segment method).
+
+    Examples
+    --------
+    >>> from ksweep.elbow import two_segment
+    >>> result = two_segment([1, 2, 3, 4, 5, 6], [100, 60, 20, 18, 16, 14])
+    >>> result.k, result.method, result.candidates.tolist()
+    (3, 'two_segment', [3, 4, 5])
+    >>> SelectionResult.no_choice("mine", [2, 3, 4], "flat curve").k is None
+    True
     """
 
     k: int | None

@@ -18,6 +18,18 @@ class SweepTaskError(RuntimeError):
 
     The original exception is chained as ``__cause__`` (its traceback is kept).
 
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.cluster import KMeans
+    >>> from ksweep import KSweep, SweepTaskError
+    >>> X = np.random.default_rng(0).normal(size=(30, 2))
+    >>> try:
+    ...     KSweep(KMeans(init="nonsense"), k_range=[2, 3, 4], n_init=1).fit(X)
+    ... except SweepTaskError as err:
+    ...     print(err.k, err.restart, type(err.__cause__).__name__)
+    4 0 InvalidParameterError
+
     Attributes
     ----------
     k : int
