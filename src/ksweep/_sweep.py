@@ -38,7 +38,6 @@ from ksweep._executors import (
 )
 from ksweep._families import family_of
 from ksweep._results import SweepResult
-from ksweep._selection import SelectionResult
 from ksweep._tasks import TaskRecord, run_task
 from ksweep._validation import (
     CALLABLE,
@@ -759,20 +758,9 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         matplotlib Figure (without ``ax``) or Axes (with ``ax``)
         """
         check_is_fitted(self)
-        from ksweep.plotting import plot_elbow, plot_sweep
+        from ksweep.plotting import plot_fitted
 
-        criteria = [name for name in SCORING_NAMES if name in self.results_]
-        selection = self.elbow_ if isinstance(self.elbow_, SelectionResult) else None
-        if ax is None:
-            return plot_sweep(self.results_, selection, criteria=criteria)
-        results = self.results_
-        return plot_elbow(
-            results["k"],
-            results["inertia"],
-            chosen_k=self.best_k_,
-            spread=(results["inertia_mean"], results["inertia_std"]),
-            ax=ax,
-        )
+        return plot_fitted(self.results_, self.elbow_, self.best_k_, SCORING_NAMES, ax=ax)
 
     # -- the chosen model ---------------------------------------------------------------
 

@@ -339,3 +339,27 @@ def plot_sweep(results, selection=None, criteria=(), fig=None):
         ax.set_xlabel("")
     fig.tight_layout()
     return fig
+
+
+def plot_fitted(results, selection, best_k, criteria=(), ax=None):
+    """What ``KSweep.plot`` and ``SparkKSweep.plot`` draw, from a fitted sweep's attributes.
+
+    Without ``ax``: :func:`plot_sweep` of ``results`` with ``selection`` (a
+    SelectionResult, or anything else for none) and a panel per name in
+    ``criteria`` present in ``results``; returns the Figure. With ``ax``: only
+    the elbow panel (best inertia, mean ± std over restarts, ``best_k`` marked)
+    drawn on it; returns ``ax``.
+    """
+    from ksweep._selection import SelectionResult
+
+    if ax is None:
+        names = [name for name in criteria if name in results]
+        chosen = selection if isinstance(selection, SelectionResult) else None
+        return plot_sweep(results, chosen, criteria=names)
+    return plot_elbow(
+        results["k"],
+        results["inertia"],
+        chosen_k=best_k,
+        spread=(results["inertia_mean"], results["inertia_std"]),
+        ax=ax,
+    )

@@ -35,7 +35,6 @@ import numpy as np
 
 from ksweep._choosing import MIN_POINTS, Summary, choose_k, needed_scoring, summary
 from ksweep._results import SweepResult
-from ksweep._selection import SelectionResult
 from ksweep._sweep import _warn_non_monotonic, seed_entropy, task_seeds
 from ksweep._tasks import TaskRecord
 from ksweep._validation import (
@@ -609,20 +608,9 @@ class SparkKSweep:
         scored; with ``ax``, only the elbow panel. Needs matplotlib.
         """
         self._check_fitted()
-        from ksweep.plotting import plot_elbow, plot_sweep
+        from ksweep.plotting import plot_fitted
 
-        criteria = [name for name in SPARK_SCORING_NAMES if name in self.results_]
-        selection = self.elbow_ if isinstance(self.elbow_, SelectionResult) else None
-        if ax is None:
-            return plot_sweep(self.results_, selection, criteria=criteria)
-        results = self.results_
-        return plot_elbow(
-            results["k"],
-            results["inertia"],
-            chosen_k=self.best_k_,
-            spread=(results["inertia_mean"], results["inertia_std"]),
-            ax=ax,
-        )
+        return plot_fitted(self.results_, self.elbow_, self.best_k_, SPARK_SCORING_NAMES, ax=ax)
 
     # -- the chosen model ---------------------------------------------------------------
 
