@@ -12,6 +12,18 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+def _run_example(name, *args):
+    env = {**os.environ, "KSWEEP_EXAMPLE_QUICK": "1"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    ).stdout
+
+
 def test_readme_example_runs_and_finds_the_five_blobs(capsys):
     code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
     namespace = {}
@@ -36,35 +48,19 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_quickstart_example_prints_the_table_and_the_chosen_k():
-    env = {**os.environ, "KSWEEP_EXAMPLE_QUICK": "1"}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "quickstart_digits.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
-    )
-    lines = result.stdout.splitlines()
+    stdout = _run_example("quickstart_digits.py")
+    lines = stdout.splitlines()
     table = [line for line in lines if re.match(r"\s+\d+\s+\d", line)]
     assert [int(line.split()[0]) for line in table] == list(range(2, 16))
-    chosen = int(re.search(r"chosen k = (\d+)", result.stdout).group(1))
+    chosen = int(re.search(r"chosen k = (\d+)", stdout).group(1))
     assert 2 <= chosen <= 15
     assert [line.split()[0] for line in table if line.endswith("<--")] == [str(chosen)]
 
 
 def test_evidence_example_prints_every_method_and_writes_the_plot(tmp_path):
-    env = {**os.environ, "KSWEEP_EXAMPLE_QUICK": "1"}
     png = tmp_path / "digits.png"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "digits_evidence.py"), str(png)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
-    )
-    methods = re.findall(r"^(\w+)\s+(\d+)\s+(?:k=|no k satisfies)", result.stdout, re.M)
+    stdout = _run_example("digits_evidence.py", png)
+    methods = re.findall(r"^(\w+)\s+(\d+)\s+(?:k=|no k satisfies)", stdout, re.M)
     names = [name for name, _ in methods]
     assert names == [
         "kneedle",
@@ -75,38 +71,18 @@ def test_evidence_example_prints_every_method_and_writes_the_plot(tmp_path):
         "gap",
     ]
     assert all(2 <= int(k) <= 15 for _, k in methods)
-    chosen = int(re.search(r"chosen k = (\d+) \(kneedle\)", result.stdout).group(1))
+    chosen = int(re.search(r"chosen k = (\d+) \(kneedle\)", stdout).group(1))
     assert chosen == int(dict(methods)["kneedle"])
     assert png.stat().st_size > 20_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_spark_example_sweeps_and_writes_the_plot(tmp_path):
-    env = {**os.environ, "KSWEEP_EXAMPLE_QUICK": "1"}
     png = tmp_path / "spark.png"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "spark_sweep.py"), str(png)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
-    )
-    chosen = int(re.search(r"chosen k = (\d+)", result.stdout).group(1))
+    stdout = _run_example("spark_sweep.py", png)
+    chosen = int(re.search(r"chosen k = (\d+)", stdout).group(1))
     assert 2 <= chosen <= 9
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def _run_example(name, *args):
-    env = {**os.environ, "KSWEEP_EXAMPLE_QUICK": "1"}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "examples" / name), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
-    ).stdout
 
 
 def test_seismic_example_agrees_on_serial_and_dask_and_finds_the_prototypes(tmp_path):
