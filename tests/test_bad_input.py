@@ -266,7 +266,10 @@ def test_sparse_input_works_where_the_estimator_takes_it(estimator, to_sparse):
     with quiet():
         sweep = KSweep(estimator, k_range=[2, 3, 4, 5], n_init=2, random_state=0)
         sweep.fit(to_sparse(X))
-        dense = KSweep(estimator, k_range=[2, 3, 4, 5], n_init=2, random_state=0).fit(X)
+        dense = KSweep(
+            estimator, k_range=[2, 3, 4, 5], n_init=2, random_state=0, engine="independent"
+        ).fit(X)
+    assert sweep.results_.engine == "independent"  # the fused engine takes dense X only
     np.testing.assert_allclose(sweep.results_["inertia"], dense.results_["inertia"], rtol=1e-6)
     assert sweep.predict(to_sparse(X)).shape == (X.shape[0],)
 
@@ -502,19 +505,24 @@ def test_bad_executor(executor):
         KSweep(k_range=[2, 3, 4], executor=executor).fit(X_TRAIN)
 
 
-def test_shut_down_executor_fails_at_the_first_submit_with_no_finished_task():
+@pytest.mark.parametrize(
+    ("engine", "what"),
+    [("independent", "k=4 (restart 0)"), ("fused", "k=2..4 (restart 0, fused engine)")],
+)
+def test_shut_down_executor_fails_at_the_first_submit_with_no_finished_task(engine, what):
     pool = ThreadPoolExecutor(max_workers=2)
     pool.shutdown()
-    sweep = KSweep(k_range=[2, 3, 4], n_init=2, executor=pool)
+    sweep = KSweep(k_range=[2, 3, 4], n_init=2, executor=pool, engine=engine)
     with pytest.raises(
         SweepTaskError,
         match=re.escape(
-            "Fitting KMeans with k=4 (restart 0) failed: RuntimeError: cannot schedule new "
+            f"Fitting KMeans with {what} failed: RuntimeError: cannot schedule new "
             "futures after shutdown. The 0 finished task(s)"
         ),
     ) as info:
         sweep.fit(X_TRAIN)
     assert info.value.completed == []
+    assert (info.value.k, info.value.restart) == (4, 0)
 
 
 def _a_function(X):

@@ -45,6 +45,7 @@ def test_default_k_range_is_an_immutable_range():
         "random_state": None,
         "executor": "serial",
         "n_jobs": None,
+        "engine": "auto",
         "inner_threads": 1,
         "progress": False,
         "selection": "kneedle",

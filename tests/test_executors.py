@@ -165,11 +165,14 @@ class RecordingPool(ProcessPoolExecutor):
         return super().submit(fn, *args, **kwargs)
 
 
-def test_x_is_not_pickled_per_task_for_processes():
+@pytest.mark.parametrize(("engine", "n_tasks"), [("independent", 8), ("fused", 2)])
+def test_x_is_not_pickled_per_task_for_processes(engine, n_tasks):
     X = np.random.default_rng(0).normal(size=(4000, 250))  # 8 MB
     with RecordingPool(2, mp_context=SPAWN) as pool:
-        KSweep(k_range=range(2, 6), n_init=2, executor=pool, random_state=0).fit(X)
-    assert len(pool.task_bytes) == 8
+        KSweep(
+            k_range=range(2, 6), n_init=2, executor=pool, random_state=0, engine=engine
+        ).fit(X)
+    assert len(pool.task_bytes) == n_tasks  # fused: one task per restart
     assert max(pool.task_bytes) < 4_000  # a few hundred bytes, not 8 MB
     assert X.nbytes > 2_000 * max(pool.task_bytes)
 
@@ -178,7 +181,7 @@ def test_sparse_x_is_shipped_to_processes(data, reference):
     from scipy import sparse
 
     dense = np.where(data > 1.0, data, 0.0)
-    expected = KSweep(**SWEEP).fit(dense)
+    expected = KSweep(**SWEEP, engine="independent").fit(dense)
     with ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
         sweep = KSweep(**SWEEP, executor=pool).fit(sparse.csr_matrix(dense))
     np.testing.assert_allclose(sweep.results_["inertia"], expected.results_["inertia"], rtol=1e-5)

@@ -78,7 +78,9 @@ def _assert_bit_identical(a, b):
 def test_best_restart_is_the_minimum_and_every_restart_refits_from_its_seed(
     X, k_range, n_init, random_state
 ):
-    sweep = KSweep(KMeans(), k_range=k_range, n_init=n_init, random_state=random_state).fit(X)
+    sweep = KSweep(
+        KMeans(), k_range=k_range, n_init=n_init, random_state=random_state, engine="independent"
+    ).fit(X)
     results = sweep.results_
     restarts = results["restart_inertia"]
     assert restarts.shape == (len(k_range), n_init)

@@ -25,6 +25,7 @@ from ksweep import (
     kneedle,
 )
 from ksweep._families import within_cluster_sum_of_squares
+from ksweep._fused import fused_lloyd
 
 # Small k ranges on toy data often have no elbow; the fallback is tested on its own below.
 pytestmark = pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning")
@@ -75,15 +76,22 @@ def test_best_inertia_is_min_of_restarts_and_matches_estimators(fitted):
     assert fitted.best_estimator_.inertia_ == results["inertia"][i_best]
 
 
-def test_every_restart_is_reproducible_from_its_recorded_seed(blobs, fitted):
+@pytest.mark.parametrize("engine", ["independent", "fused"])
+def test_every_restart_is_reproducible_from_its_recorded_seed(blobs, engine):
     X, _ = blobs
-    results = fitted.results_
+    sweep = KSweep(k_range=range(1, 9), n_init=4, random_state=0, engine=engine).fit(X)
+    results = sweep.results_
+    assert results.engine == engine
     for i in (1, 4, 7):
         k = int(results["k"][i])
         for r in range(4):
             seed = int(results["restart_seed"][i, r])
-            direct = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(X)
-            assert direct.inertia_ == pytest.approx(results["restart_inertia"][i, r], rel=1e-12)
+            if engine == "independent":
+                direct = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(X).inertia_
+            else:  # the fused run alone, outside its group, from the same seed
+                (run,) = fused_lloyd(X, [k], [seed], max_iter=300, tol=1e-4)
+                direct = run.inertia
+            assert direct == pytest.approx(results["restart_inertia"][i, r], rel=1e-12)
 
 
 def test_fitted_attributes_come_from_the_chosen_model(fitted):
@@ -209,7 +217,9 @@ class RecordingExecutor(SerialExecutor):
 def test_tasks_are_submitted_largest_k_first(blobs):
     X, _ = blobs
     executor = RecordingExecutor()
-    KSweep(k_range=[2, 3, 5, 8], n_init=2, executor=executor, random_state=0).fit(X)
+    KSweep(
+        k_range=[2, 3, 5, 8], n_init=2, executor=executor, random_state=0, engine="independent"
+    ).fit(X)
     assert executor.submitted_k == [8, 8, 5, 5, 3, 3, 2, 2]
 
 
@@ -346,7 +356,7 @@ def test_sparse_input_is_fitted_like_dense(blobs):
     X, _ = blobs
     X = np.abs(X)
     X[X < 2.0] = 0.0
-    dense = KSweep(k_range=range(2, 6), n_init=2, random_state=0).fit(X)
+    dense = KSweep(k_range=range(2, 6), n_init=2, random_state=0, engine="independent").fit(X)
     sp = KSweep(k_range=range(2, 6), n_init=2, random_state=0).fit(sparse.csr_matrix(X))
     np.testing.assert_allclose(sp.results_["inertia"], dense.results_["inertia"], rtol=1e-6)
     np.testing.assert_array_equal(sp.predict(sparse.csr_matrix(X)), dense.predict(X))

@@ -43,6 +43,8 @@ class SweepResult(Mapping):
         The restart column the best restart minimizes.
     inertia_definition : str, default=""
         What ``inertia`` means for this estimator, in words.
+    engine : str, default="independent"
+        The engine that fitted the sweep: "independent" or "fused".
     columns : mapping of str to array-like of shape (n_k,), optional
         Further per-k columns.
 
@@ -69,6 +71,7 @@ class SweepResult(Mapping):
         *,
         objective: str = "inertia",
         inertia_definition: str = "",
+        engine: str = "independent",
         columns: Mapping | None = None,
     ):
         missing = [name for name in RESTART_REQUIRED if name not in restarts]
@@ -79,10 +82,12 @@ class SweepResult(Mapping):
             "restarts": restarts,
             "objective": objective,
             "inertia_definition": inertia_definition,
+            "engine": engine,
             "columns": dict(columns or {}),
         }
         self.objective = objective
         self.inertia_definition = inertia_definition
+        self.engine = engine
         per_restart = {
             name: np.asarray(v, dtype=np.int64 if name in _INT_COLUMNS else np.float64)
             for name, v in restarts.items()
@@ -137,7 +142,10 @@ class SweepResult(Mapping):
         return len(self._columns)
 
     def __repr__(self) -> str:
-        return f"SweepResult(k={self['k'].tolist()}, n_restarts={self.n_restarts})"
+        return (
+            f"SweepResult(k={self['k'].tolist()}, n_restarts={self.n_restarts}, "
+            f"engine={self.engine!r})"
+        )
 
     @property
     def n_restarts(self) -> int:

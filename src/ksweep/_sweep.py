@@ -37,6 +37,7 @@ from ksweep._executors import (
     validate_executor,
 )
 from ksweep._families import family_of
+from ksweep._fused import fused_unsupported, run_fused_group
 from ksweep._results import SweepResult
 from ksweep._tasks import TaskRecord, run_task
 from ksweep._validation import (
@@ -119,7 +120,12 @@ _DEAD_WORKER_ERRORS = ("BrokenProcessPool", "TerminatedWorkerError", "KilledWork
 
 
 def _task_error(template, failure: TaskFailed, records: dict) -> SweepTaskError:
-    k, restart = failure.key
+    if failure.key[0] == "fused":  # a group of runs: ("fused", dataset, restart, ks)
+        _, _, restart, ks = failure.key
+        k, what = ks[0], f"k={min(ks)}..{max(ks)} (restart {restart}, fused engine)"
+    else:
+        k, restart = failure.key[:2]
+        what = f"k={k} (restart {restart})"
     cause = failure.__cause__
     names = {cls.__name__ for cls in type(cause).__mro__}
     hint = (
@@ -128,7 +134,7 @@ def _task_error(template, failure: TaskFailed, records: dict) -> SweepTaskError:
         else ""
     )
     return SweepTaskError(
-        f"Fitting {type(template).__name__} with k={k} (restart {restart}) failed: "
+        f"Fitting {type(template).__name__} with {what} failed: "
         f"{type(cause).__name__}: {str(cause).rstrip('.')}.{hint} The {len(records)} "
         "finished task(s) are in this exception's 'completed' attribute.",
         k=k,
@@ -172,6 +178,17 @@ def _keep_model_if_best(records: dict, best_so_far: dict, key: tuple, record, fa
         records[old_key] = dataclasses.replace(records[old_key], estimator=None)
     best_so_far[k] = rank
     return record
+
+
+def _group_tasks(template, handles: dict, plan: list, threads, family):
+    """Fused-engine tasks: one per (dataset, restart), holding all its k, largest first."""
+    groups: dict[tuple[int, int], list] = {}
+    for key, index, k, seed in plan:
+        groups.setdefault((index, key[1]), []).append((key, k, seed))
+    for (index, restart), members in groups.items():
+        keys, ks, seeds = (list(column) for column in zip(*members, strict=True))
+        args = (template, handles[index], keys, ks, seeds, threads, family)
+        yield ("fused", index, restart, tuple(ks)), run_fused_group, args
 
 
 def _interrupted(records: dict, n_tasks: int) -> SweepInterrupted:
@@ -226,6 +243,15 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         Workers of an executor made from a name: None or -1 for every core,
         -2 for all but one, and so on. Ignored by ``"serial"``, by executor
         instances and by an existing Client.
+    engine : {"auto", "fused", "independent"}, default="auto"
+        How the k-means fits run. "independent": one fit of the estimator per
+        ``(k, restart)`` task. "fused": for scikit-learn's ``KMeans``
+        (``init="k-means++"``) and tslearn's ``TimeSeriesKMeans(metric="euclidean")``
+        on dense data, all k of one restart are fitted together, sharing each
+        pass over X (Lloyd's algorithm with scikit-learn's semantics, a compiled
+        kernel; needs numba); each restart is one task, so restarts still spread
+        over the executor's workers. "auto" uses "fused" where it applies and
+        "independent" elsewhere; ``results_.engine`` says which ran.
     inner_threads : int or None, default=1
         Native (BLAS and OpenMP) threads each fit may use. Parallelism comes
         from running tasks side by side, so one thread per task keeps
@@ -290,6 +316,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         "random_state": [RANDOM_STATE, NONE],
         "n_jobs": [NONZERO_INT, NONE],
         "inner_threads": [int_at_least(1), NONE],
+        "engine": [options("auto", "fused", "independent")],
         "score_func": [CALLABLE, NONE],
         "progress": [Constraint("a bool", lambda v: isinstance(v, bool | np.bool_))],
         "elbow_scale": [options("auto", "log", "linear")],
@@ -321,6 +348,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         random_state=None,
         executor="serial",
         n_jobs=None,
+        engine="auto",
         inner_threads=1,
         progress=False,
         selection="kneedle",
@@ -339,6 +367,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self.random_state = random_state
         self.executor = executor
         self.n_jobs = n_jobs
+        self.engine = engine
         self.inner_threads = inner_threads
         self.progress = progress
         self.selection = selection
@@ -495,7 +524,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             )
         n_restarts = self._n_restarts(template)
         family = family_of(template, self.score_func)
-        identity = self._identity(template, X, memory)
+        engine = self._engine_for(template, X)
+        identity = self._identity(template, X, memory, engine)
         checkpoint = None
         if self.checkpoint is not None:
             checkpoint = Checkpoint(self.checkpoint, identity, overwrite=self.checkpoint_overwrite)
@@ -526,7 +556,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         if checkpoint is not None:
             stored.update(checkpoint.load({key: seed for key, _, _, seed in plan}))
         todo = [task for task in plan if task[0] not in stored]
-        new = self._run(template, datasets, todo, family, checkpoint)
+        new = self._run(template, datasets, todo, family, checkpoint, engine)
         planned = {task[0] for task in plan}
         payloads = {key: payload for key, payload in stored.items() if key in planned}
         for key, _, _, seed in todo:
@@ -547,11 +577,12 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             {**restarts, "seed": seeds},
             objective=family.objective,
             inertia_definition=family.inertia_definition,
+            engine=engine,
         )
         _warn_non_monotonic(results)
         best = [(int(k), int(r)) for k, r in zip(k_values, results["best_restart"], strict=True)]
         refit = [task for task in plan if task[0] in best and task[0] not in models]
-        for key, record in self._run(template, datasets, refit, family, None).items():
+        for key, record in self._run(template, datasets, refit, family, None, engine).items():
             if record.inertia != payloads[key]["inertia"]:
                 warnings.warn(
                     f"Refitting the stored best restart {key} gave inertia {record.inertia!r}, "
@@ -598,7 +629,23 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             self.cluster_centers_ = self.best_estimator_.cluster_centers_
         return self
 
-    def _identity(self, template, X, memory) -> dict:
+    def _engine_for(self, template, X) -> str:
+        """The engine that runs: ``engine``, with "auto" resolved; "fused" must apply."""
+        if self.engine == "independent":
+            return "independent"
+        why_not = fused_unsupported(template, X, self.score_func)
+        if why_not is None:
+            return "fused"
+        if self.engine == "auto":
+            return "independent"
+        raise param_error(
+            "engine",
+            type(self).__name__,
+            f"'auto' or 'independent' here: the fused engine cannot run because {why_not}",
+            self.engine,
+        )
+
+    def _identity(self, template, X, memory, engine: str) -> dict:
         """What the tasks' results depend on, apart from k, restart and seed.
 
         An unseeded sweep (``random_state=None``) resumes or extends with the seed
@@ -623,6 +670,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             "score_func": None if self.score_func is None else repr(self.score_func),
             "inner_threads": self.inner_threads,
             "gap_reference": self.gap_reference,
+            "engine": engine,
             "entropy": entropy,
         }
 
@@ -645,11 +693,14 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             return 1
         return self.n_init
 
-    def _run(self, template, datasets, plan, family, checkpoint) -> dict[tuple, TaskRecord]:
+    def _run(
+        self, template, datasets, plan, family, checkpoint, engine
+    ) -> dict[tuple, TaskRecord]:
         """Run the planned tasks ``(key, dataset index, k, seed)`` in order; return records.
 
         ``datasets[0]`` is X; further ones are the gap statistic's references.
         Each finished task is written to ``checkpoint`` (when given) at once.
+        The fused engine runs the tasks of one dataset and restart as one group.
         """
         records: dict[tuple, TaskRecord] = {}
         if not plan:
@@ -668,17 +719,24 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             with backend.driver_limits():
                 used = sorted({index for _, index, _, _ in plan})
                 handles = {index: backend.ship(datasets[index]) for index in used}
-                common = (backend.inner_threads, family, self.score_func)
-                tasks = (
-                    (key, run_task, (template, handles[index], k, seed, *common))
-                    for key, index, k, seed in plan
-                )
-                for key, record in run_tasks(backend.executor, tasks, backend.window):
-                    records[key] = _keep_model_if_best(records, best_so_far, key, record, family)
-                    if checkpoint is not None:
-                        checkpoint.save(key, seeds[key], record)
-                    if bar is not None:
-                        bar.update(1)
+                if engine == "fused":
+                    tasks = _group_tasks(template, handles, plan, backend.inner_threads, family)
+                else:
+                    common = (backend.inner_threads, family, self.score_func)
+                    tasks = (
+                        (key, run_task, (template, handles[index], k, seed, *common))
+                        for key, index, k, seed in plan
+                    )
+                for task_key, result in run_tasks(backend.executor, tasks, backend.window):
+                    done = result if engine == "fused" else {task_key: result}
+                    for key, record in done.items():
+                        records[key] = _keep_model_if_best(
+                            records, best_so_far, key, record, family
+                        )
+                        if checkpoint is not None:
+                            checkpoint.save(key, seeds[key], record)
+                        if bar is not None:
+                            bar.update(1)
             abort = False
         except TaskFailed as failure:
             if isinstance(failure.__cause__, KeyboardInterrupt):  # Ctrl-C reached a worker

@@ -1,0 +1,385 @@
+"""The fused k-means engine: every (k, restart) Lloyd run of a group shares each pass over X.
+
+A sweep over k repeats the same work: every k reads all of X every iteration in
+small, memory-bound products. Here the centers of all runs of a group are stacked,
+so each iteration is one large product per block of rows (``X_block @ centers.T``,
+in X's dtype), followed by a compiled per-run argmin and center-sum kernel.
+
+Semantics per run are scikit-learn's Lloyd k-means:
+
+- greedy k-means++ seeding (``2 + int(log k)`` candidates per step) from the run's
+  own seed, all runs advancing in lockstep so their candidates share one product;
+- an iteration assigns every row to its nearest center and moves each center to
+  the mean of its rows; an empty cluster takes the row farthest from its center;
+- a run stops when its labels repeat, when its centers move less than ``tol``
+  (scikit-learn: squared shift summed over centers ≤ ``tol`` × mean feature
+  variance; tslearn: mean inertia changed by less than ``tol``), or at ``max_iter``;
+  then its rows are assigned once more to the final centers, and its inertia is the
+  exact sum of squared distances, accumulated in float64.
+
+Converged runs drop out of the product. Memory beyond X's centered copy: a
+distance block of at most :data:`BLOCK_BYTES` (rows per block = ``BLOCK_BYTES /
+(Σk × itemsize)``), the labels of every run (``n_samples × runs`` int32) and,
+while seeding, ``runs × n_samples`` squared distances.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+from ksweep._families import Family, score_fit
+from ksweep._kernels import kernels, numba_available
+from ksweep._shipping import resolve_data
+from ksweep._tasks import TaskRecord, capped_threads, task_params
+
+#: Upper bound on the bytes of one block of distances (rows × Σk of the group).
+BLOCK_BYTES = 32 * 2**20
+
+
+@dataclass
+class FusedRun:
+    """One Lloyd run of the fused engine and its outcome.
+
+    Attributes
+    ----------
+    k : int
+        Number of clusters.
+    seed : int
+        Seed of its k-means++ draws.
+    init_centers : ndarray of shape (k, n_features)
+        The k-means++ centers it started from (in X's coordinates).
+    centers : ndarray of shape (k, n_features)
+        Final centers.
+    labels : ndarray of shape (n_samples,)
+        Label of each row under the final centers (int32).
+    inertia : float
+        Sum of squared distances of the rows to their final centers.
+    n_iter : int
+        Lloyd iterations run.
+    seconds : float
+        The run's share of the group's wall time (by k × iterations).
+    """
+
+    k: int
+    seed: int
+    init_centers: np.ndarray | None = None
+    centers: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    inertia: float = float("nan")
+    n_iter: int = 0
+    seconds: float = 0.0
+    _rng: Any = field(default=None, repr=False)
+    _last_inertia: float = field(default=float("inf"), repr=False)
+
+
+def block_rows(n_samples: int, total_k: int, itemsize: int) -> int:
+    """Rows per block so that a block of distances stays within :data:`BLOCK_BYTES`."""
+    return int(min(n_samples, max(256, BLOCK_BYTES // max(1, total_k * itemsize))))
+
+
+def _row_blocks(n_samples: int, rows: int):
+    for start in range(0, n_samples, rows):
+        yield start, min(n_samples, start + rows)
+
+
+def seed_kmeans_plusplus(X, x_sq, runs: list[FusedRun], rows: int) -> None:
+    """Greedy k-means++ for every run, in lockstep: one product per step for all candidates.
+
+    Sets ``run.init_centers`` (rows of the centered ``X``).
+    """
+    kern = kernels()
+    n = X.shape[0]
+    chosen = [[int(run._rng.integers(n))] for run in runs]
+    closest = np.full((len(runs), n), np.inf, dtype=X.dtype)
+    _lower(kern, X, x_sq, closest, [c[0] for c in chosen], list(range(len(runs))), rows)
+    for step in range(1, max(run.k for run in runs)):
+        active = [r for r, run in enumerate(runs) if run.k > step]
+        cand, cand_run = [], []
+        for r in active:
+            run = runs[r]
+            trials = 2 + int(np.log(run.k))
+            cumulative = np.cumsum(closest[r], dtype=np.float64)
+            draws = run._rng.uniform(size=trials) * cumulative[-1]
+            picked = np.minimum(np.searchsorted(cumulative, draws), n - 1)
+            cand.extend(picked.tolist())
+            cand_run.extend([r] * trials)
+        cand_idx = np.asarray(cand, dtype=np.intp)
+        cand_run_arr = np.asarray(cand_run, dtype=np.intp)
+        potentials = np.zeros(len(cand), dtype=np.float64)
+        centers = X[cand_idx]
+        for start, stop in _row_blocks(n, rows):
+            G = centers @ X[start:stop].T
+            kern.trial_potentials(
+                G, x_sq[start:stop], x_sq[cand_idx], closest[:, start:stop], cand_run_arr,
+                potentials,
+            )
+        new_idx, new_run = [], []
+        position = 0
+        for r in active:
+            trials = 2 + int(np.log(runs[r].k))
+            best = position + int(np.argmin(potentials[position : position + trials]))
+            new_idx.append(int(cand_idx[best]))
+            new_run.append(r)
+            chosen[r].append(int(cand_idx[best]))
+            position += trials
+        _lower(kern, X, x_sq, closest, new_idx, new_run, rows)
+    for run, idx in zip(runs, chosen, strict=True):
+        run.init_centers = X[np.asarray(idx, dtype=np.intp)].copy()
+
+
+def _lower(kern, X, x_sq, closest, idx: list[int], run_of: list[int], rows: int) -> None:
+    idx_arr = np.asarray(idx, dtype=np.intp)
+    centers = X[idx_arr]
+    for start, stop in _row_blocks(X.shape[0], rows):
+        G = centers @ X[start:stop].T
+        kern.lower_closest(
+            G, x_sq[start:stop], x_sq[idx_arr], closest[:, start:stop],
+            np.asarray(run_of, dtype=np.intp),
+        )
+
+
+def _relocate_empty(X, sums, counts, old_centers, labels) -> None:
+    """Give each empty cluster the row farthest from its center (scikit-learn's rule)."""
+    empty = np.flatnonzero(counts == 0)
+    distances = ((X - old_centers[labels]) ** 2).sum(axis=1)
+    far = np.argsort(distances, kind="stable")[::-1][: empty.size]
+    for new_id, row in zip(empty, far, strict=False):
+        old_id = labels[row]
+        sums[old_id] -= X[row]
+        counts[old_id] -= 1
+        sums[new_id] = X[row]
+        counts[new_id] = 1
+
+
+def fused_lloyd(
+    X: np.ndarray,
+    ks: list[int],
+    seeds: list[int],
+    *,
+    max_iter: int,
+    tol: float,
+    stop_rule: str = "sklearn",
+    init_centers: list[np.ndarray] | None = None,
+) -> list[FusedRun]:
+    """Fit one Lloyd k-means run per ``(k, seed)`` with shared passes over ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+        Dense data; computations run in its dtype.
+    ks, seeds : list of int
+        Clusters and k-means++ seed of each run.
+    max_iter : int
+        Most Lloyd iterations per run.
+    tol : float
+        Convergence tolerance, read as ``stop_rule`` says.
+    stop_rule : {"sklearn", "tslearn"}
+        "sklearn": squared center shift ≤ ``tol`` × mean variance, or labels
+        unchanged; "tslearn": mean inertia changed by less than ``tol``.
+    init_centers : list of ndarray, optional
+        Start from these centers instead of k-means++ (one per run).
+
+    Returns
+    -------
+    list of FusedRun
+    """
+    start_time = time.perf_counter()
+    kern = kernels()
+    X = np.ascontiguousarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    mean = X.mean(axis=0)
+    Xc = X - mean
+    n, n_features = Xc.shape
+    x_sq = np.einsum("ij,ij->i", Xc, Xc)
+    tol_abs = float(np.mean(np.var(X, axis=0)) * tol) if stop_rule == "sklearn" else tol
+    runs = [
+        FusedRun(k=int(k), seed=int(s), _rng=np.random.default_rng(int(s)))
+        for k, s in zip(ks, seeds, strict=True)
+    ]
+    rows = block_rows(n, sum(run.k for run in runs), Xc.dtype.itemsize)
+    if init_centers is None:
+        seed_kmeans_plusplus(Xc, x_sq, runs, rows)
+        for run in runs:
+            run.init_centers += mean
+    else:
+        for run, centers in zip(runs, init_centers, strict=True):
+            run.init_centers = np.array(centers, dtype=Xc.dtype)
+    centers = {id(run): (run.init_centers - mean).astype(Xc.dtype) for run in runs}
+    labels = {id(run): None for run in runs}
+    final_pass = set()  # runs whose next pass only assigns rows to their final centers
+    live = list(runs)
+    work = {id(run): 0 for run in runs}
+    while live:
+        stacked = np.concatenate([centers[id(run)] for run in live])
+        offsets = np.zeros(len(live) + 1, dtype=np.intp)
+        offsets[1:] = np.cumsum([run.k for run in live])
+        half_sq = 0.5 * np.einsum("ij,ij->i", stacked, stacked)
+        sums = np.zeros_like(stacked)
+        counts = np.zeros(stacked.shape[0], dtype=np.int64)
+        new_labels = np.empty((n, len(live)), dtype=np.int32)
+        inertia = np.zeros(len(live), dtype=np.float64)
+        for start, stop in _row_blocks(n, rows):
+            G = Xc[start:stop] @ stacked.T
+            kern.assign_accumulate(
+                Xc[start:stop], G, half_sq, offsets, sums, counts,
+                new_labels[start:stop], inertia, x_sq[start:stop],
+            )
+        still = []
+        for r, run in enumerate(live):
+            key = id(run)
+            work[key] += run.k
+            run_labels = np.ascontiguousarray(new_labels[:, r])
+            if key in final_pass:
+                labels[key] = run_labels
+                continue
+            run.n_iter += 1
+            old = centers[key]
+            part = slice(offsets[r], offsets[r + 1])
+            run_sums, run_counts = sums[part], counts[part]
+            if np.any(run_counts == 0):
+                _relocate_empty(Xc, run_sums, run_counts, old, run_labels)
+            divisor = np.where(run_counts > 0, run_counts, 1)[:, None]
+            new = (run_sums / divisor).astype(Xc.dtype)  # an emptied cluster keeps its sum
+            centers[key] = new
+            if stop_rule == "sklearn":
+                if labels[key] is not None and np.array_equal(run_labels, labels[key]):
+                    labels[key] = run_labels  # strict convergence: labels are final
+                    continue
+                done = float(((new - old) ** 2).sum()) <= tol_abs
+            else:
+                mean_inertia = inertia[r] / n
+                done = abs(run._last_inertia - mean_inertia) < tol_abs
+                run._last_inertia = mean_inertia
+            labels[key] = run_labels
+            if done or run.n_iter >= max_iter:
+                final_pass.add(key)
+            still.append(run)
+        live = still
+    total_work = sum(work.values())
+    elapsed = time.perf_counter() - start_time
+    for run in runs:
+        key = id(run)
+        run.labels = labels[key]
+        run.inertia = float(kern.exact_inertia(Xc, centers[key], run.labels))
+        run.centers = centers[key] + mean
+        run.seconds = elapsed * work[key] / total_work
+        run._rng = None
+    return runs
+
+
+def fused_unsupported(template: Any, X: Any, score_func: Any) -> str | None:
+    """Why the fused engine cannot fit this sweep, or None when it can."""
+    name = type(template).__module__.split(".")[0] + "." + type(template).__name__
+    params = template.get_params(deep=False)
+    if name == "sklearn.KMeans":
+        if not (isinstance(params["init"], str) and params["init"] == "k-means++"):
+            return f"it fits KMeans with init='k-means++' only, not init={params['init']!r}"
+    elif name == "tslearn.TimeSeriesKMeans":
+        if params["metric"] != "euclidean":
+            return f"it fits metric='euclidean' only, not metric={params['metric']!r}"
+        if not (isinstance(params["init"], str) and params["init"] == "k-means++"):
+            return f"it fits init='k-means++' only, not init={params['init']!r}"
+        if params.get("dtw_inertia"):
+            return "it does not compute DTW inertia (dtw_inertia=True)"
+    else:
+        return (
+            "it fits scikit-learn's KMeans and tslearn's TimeSeriesKMeans(metric='euclidean') "
+            f"only, not {type(template).__name__}"
+        )
+    if score_func is not None:
+        return "a score_func is set"
+    if sparse.issparse(X):
+        return "X is sparse"
+    if not numba_available():
+        return "numba is not installed (pip install 'ksweep[fast]')"
+    return None
+
+
+def fit_runs(template: Any, X: np.ndarray, ks: list[int], seeds: list[int]) -> list[FusedRun]:
+    """The fused runs for ``template``'s k-means settings (X as the sweep validated it)."""
+    params = template.get_params(deep=False)
+    timeseries = X.ndim == 3
+    data = X.reshape(X.shape[0], -1) if timeseries else X
+    return fused_lloyd(
+        data,
+        ks,
+        seeds,
+        max_iter=int(params["max_iter"]),
+        tol=float(params["tol"]),
+        stop_rule="tslearn" if timeseries else "sklearn",
+    )
+
+
+def fitted_estimator(template: Any, X: np.ndarray, run: FusedRun) -> Any:
+    """A fitted estimator of the user's class holding the fused run's result.
+
+    It has the attributes a ``fit`` of that class sets, so ``predict``,
+    ``transform`` and ``score`` work as after a fit with ``init=run.init_centers``.
+    """
+    model = clone(template).set_params(**task_params(template, run.k, run.seed))
+    if X.ndim == 3:  # tslearn: centers as series, inertia as a mean over series
+        model.cluster_centers_ = run.centers.reshape((run.k, *X.shape[1:]))
+        model.labels_ = run.labels.astype(np.intp)
+        model.inertia_ = run.inertia / X.shape[0]
+        model.n_iter_ = run.n_iter
+        model._iter = run.n_iter
+        model._X_fit = X
+        model._squared_inertia = True
+        model.n_features_in_ = X.shape[-1]
+        return model
+    model.cluster_centers_ = run.centers.astype(X.dtype, copy=False)
+    model.labels_ = run.labels
+    model.inertia_ = run.inertia
+    model.n_iter_ = run.n_iter
+    model.n_features_in_ = X.shape[1]
+    model._n_features_out = run.k
+    model._n_threads = _openmp_effective_n_threads()
+    return model
+
+
+def run_fused_group(
+    template: Any,
+    data: Any,
+    keys: list[tuple],
+    ks: list[int],
+    seeds: list[int],
+    threads: int | None,
+    family: Family,
+) -> dict[tuple, TaskRecord]:
+    """What a worker runs for the fused engine: one group of runs, a record per key."""
+    X = resolve_data(data)
+    limits = capped_threads(threads) if threads is not None else contextlib.nullcontext()
+    with limits:
+        runs = fit_runs(template, X, ks, seeds)
+    records = {}
+    for key, run in zip(keys, runs, strict=True):
+        distinct = np.unique(run.labels).size
+        if distinct < run.k:  # scikit-learn's own warning, word for word
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+                f"({run.k}). Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        model = fitted_estimator(template, X, run)
+        inertia, raw, extras = score_fit(model, X, family)
+        records[key] = TaskRecord(
+            inertia=inertia,
+            raw_inertia=raw,
+            n_iter=run.n_iter,
+            fit_time=run.seconds,
+            estimator=model,
+            extras=extras,
+        )
+    return records
