@@ -26,9 +26,12 @@ while seeding, ``runs × n_samples`` squared distances.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,6 +40,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
+from ksweep._executors import cpu_cores
 from ksweep._families import Family, score_fit
 from ksweep._kernels import kernels, numba_available
 from ksweep._shipping import resolve_data
@@ -92,7 +96,63 @@ def _row_blocks(n_samples: int, rows: int):
         yield start, min(n_samples, start + rows)
 
 
-def seed_kmeans_plusplus(X, x_sq, runs: list[FusedRun], rows: int) -> None:
+class _Split:
+    """Run a kernel on disjoint slices of its runs in threads (the kernels release the GIL).
+
+    Each slice is computed exactly as it would be alone, so the thread count never
+    changes a result.
+    """
+
+    def __init__(self, threads: int):
+        self.threads = max(1, int(threads))
+        self.pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
+
+    def ranges(self, weights) -> list[tuple[int, int]]:
+        """Up to ``threads`` contiguous index ranges of about equal total weight."""
+        cumulative = np.cumsum(weights, dtype=np.float64)
+        if cumulative.size == 0:
+            return []
+        cuts = np.searchsorted(
+            cumulative, cumulative[-1] * np.arange(1, self.threads) / self.threads
+        )
+        bounds = np.unique(
+            np.concatenate([[0], cuts + 1, [cumulative.size]]).clip(0, cumulative.size)
+        )
+        return [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
+
+    def each(self, weights, call) -> None:
+        """``call(start, stop)`` for every range, side by side."""
+        parts = self.ranges(weights)
+        if self.pool is None or len(parts) < 2:
+            for start, stop in parts:
+                call(start, stop)
+            return
+        futures = [self.pool.submit(call, start, stop) for start, stop in parts[1:]]
+        call(*parts[0])
+        for future in futures:
+            future.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def _potentials_part(kern, G, x_sq, cand_sq, closest, cand_run, potentials, a, b) -> None:
+    kern.trial_potentials(G[a:b], x_sq, cand_sq[a:b], closest, cand_run[a:b], potentials[a:b])
+
+
+def _lower_part(kern, G, x_sq, center_sq, closest, run_of, a, b) -> None:
+    kern.lower_closest(G[a:b], x_sq, center_sq[a:b], closest, run_of[a:b])
+
+
+def _assign_part(kern, X, G, half_sq, offsets, sums, counts, labels, inertia, x_sq, a, b) -> None:
+    """The assignment kernel for runs ``a:b`` (their offsets, label columns and inertia)."""
+    kern.assign_accumulate(
+        X, G, half_sq, offsets[a : b + 1], sums, counts, labels[:, a:b], inertia[a:b], x_sq
+    )
+
+
+def seed_kmeans_plusplus(X, x_sq, runs: list[FusedRun], rows: int, split: _Split) -> None:
     """Greedy k-means++ for every run, in lockstep: one product per step for all candidates.
 
     Sets ``run.init_centers`` (rows of the centered ``X``).
@@ -101,7 +161,7 @@ def seed_kmeans_plusplus(X, x_sq, runs: list[FusedRun], rows: int) -> None:
     n = X.shape[0]
     chosen = [[int(run._rng.integers(n))] for run in runs]
     closest = np.full((len(runs), n), np.inf, dtype=X.dtype)
-    _lower(kern, X, x_sq, closest, [c[0] for c in chosen], list(range(len(runs))), rows)
+    _lower(kern, X, x_sq, closest, [c[0] for c in chosen], list(range(len(runs))), rows, split)
     for step in range(1, max(run.k for run in runs)):
         active = [r for r, run in enumerate(runs) if run.k > step]
         cand, cand_run = [], []
@@ -117,11 +177,22 @@ def seed_kmeans_plusplus(X, x_sq, runs: list[FusedRun], rows: int) -> None:
         cand_run_arr = np.asarray(cand_run, dtype=np.intp)
         potentials = np.zeros(len(cand), dtype=np.float64)
         centers = X[cand_idx]
+        cand_sq = x_sq[cand_idx]
         for start, stop in _row_blocks(n, rows):
             G = centers @ X[start:stop].T
-            kern.trial_potentials(
-                G, x_sq[start:stop], x_sq[cand_idx], closest[:, start:stop], cand_run_arr,
-                potentials,
+            block_sq, block_closest = x_sq[start:stop], closest[:, start:stop]
+            split.each(
+                np.ones(len(cand)),
+                partial(
+                    _potentials_part,
+                    kern,
+                    G,
+                    block_sq,
+                    cand_sq,
+                    block_closest,
+                    cand_run_arr,
+                    potentials,
+                ),
             )
         new_idx, new_run = [], []
         position = 0
@@ -132,19 +203,23 @@ def seed_kmeans_plusplus(X, x_sq, runs: list[FusedRun], rows: int) -> None:
             new_run.append(r)
             chosen[r].append(int(cand_idx[best]))
             position += trials
-        _lower(kern, X, x_sq, closest, new_idx, new_run, rows)
+        _lower(kern, X, x_sq, closest, new_idx, new_run, rows, split)
     for run, idx in zip(runs, chosen, strict=True):
         run.init_centers = X[np.asarray(idx, dtype=np.intp)].copy()
 
 
-def _lower(kern, X, x_sq, closest, idx: list[int], run_of: list[int], rows: int) -> None:
+def _lower(kern, X, x_sq, closest, idx: list[int], run_of: list[int], rows: int, split) -> None:
+    """Lower each run's closest distances by its new center (one new center per run)."""
     idx_arr = np.asarray(idx, dtype=np.intp)
+    run_arr = np.asarray(run_of, dtype=np.intp)
     centers = X[idx_arr]
+    center_sq = x_sq[idx_arr]
     for start, stop in _row_blocks(X.shape[0], rows):
         G = centers @ X[start:stop].T
-        kern.lower_closest(
-            G, x_sq[start:stop], x_sq[idx_arr], closest[:, start:stop],
-            np.asarray(run_of, dtype=np.intp),
+        block_sq, block_closest = x_sq[start:stop], closest[:, start:stop]
+        split.each(
+            np.ones(len(idx)),
+            partial(_lower_part, kern, G, block_sq, center_sq, block_closest, run_arr),
         )
 
 
@@ -170,6 +245,7 @@ def fused_lloyd(
     tol: float,
     stop_rule: str = "sklearn",
     init_centers: list[np.ndarray] | None = None,
+    threads: int = 1,
 ) -> list[FusedRun]:
     """Fit one Lloyd k-means run per ``(k, seed)`` with shared passes over ``X``.
 
@@ -188,19 +264,22 @@ def fused_lloyd(
         unchanged; "tslearn": mean inertia changed by less than ``tol``.
     init_centers : list of ndarray, optional
         Start from these centers instead of k-means++ (one per run).
+    threads : int, default=1
+        Threads for the compiled kernels, each on its own runs (the products use
+        BLAS's own threads). Results do not depend on it.
 
     Returns
     -------
     list of FusedRun
     """
     start_time = time.perf_counter()
-    kern = kernels()
+    kernels()  # without numba, fail before any work
     X = np.ascontiguousarray(X)
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     mean = X.mean(axis=0)
     Xc = X - mean
-    n, n_features = Xc.shape
+    n = Xc.shape[0]
     x_sq = np.einsum("ij,ij->i", Xc, Xc)
     tol_abs = float(np.mean(np.var(X, axis=0)) * tol) if stop_rule == "sklearn" else tol
     runs = [
@@ -208,8 +287,23 @@ def fused_lloyd(
         for k, s in zip(ks, seeds, strict=True)
     ]
     rows = block_rows(n, sum(run.k for run in runs), Xc.dtype.itemsize)
+    split = _Split(threads)
+    try:
+        _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, init_centers)
+    finally:
+        split.close()
+    elapsed = time.perf_counter() - start_time
+    for run in runs:
+        run.seconds *= elapsed
+    return runs
+
+
+def _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, init_centers):
+    """Seed (unless ``init_centers``), iterate, and finish every run; see ``fused_lloyd``."""
+    kern = kernels()
+    n = Xc.shape[0]
     if init_centers is None:
-        seed_kmeans_plusplus(Xc, x_sq, runs, rows)
+        seed_kmeans_plusplus(Xc, x_sq, runs, rows, split)
         for run in runs:
             run.init_centers += mean
     else:
@@ -231,9 +325,22 @@ def fused_lloyd(
         inertia = np.zeros(len(live), dtype=np.float64)
         for start, stop in _row_blocks(n, rows):
             G = Xc[start:stop] @ stacked.T
-            kern.assign_accumulate(
-                Xc[start:stop], G, half_sq, offsets, sums, counts,
-                new_labels[start:stop], inertia, x_sq[start:stop],
+            block, block_labels, block_sq = Xc[start:stop], new_labels[start:stop], x_sq[start:stop]
+            split.each(
+                [run.k for run in live],
+                partial(
+                    _assign_part,
+                    kern,
+                    block,
+                    G,
+                    half_sq,
+                    offsets,
+                    sums,
+                    counts,
+                    block_labels,
+                    inertia,
+                    block_sq,
+                ),
             )
         still = []
         for r, run in enumerate(live):
@@ -267,15 +374,18 @@ def fused_lloyd(
             still.append(run)
         live = still
     total_work = sum(work.values())
-    elapsed = time.perf_counter() - start_time
     for run in runs:
         key = id(run)
         run.labels = labels[key]
-        run.inertia = float(kern.exact_inertia(Xc, centers[key], run.labels))
         run.centers = centers[key] + mean
-        run.seconds = elapsed * work[key] / total_work
+        run.seconds = work[key] / total_work  # a share, scaled to seconds by the caller
         run._rng = None
-    return runs
+
+    def finish(a: int, b: int) -> None:
+        for run in runs[a:b]:
+            run.inertia = float(kern.exact_inertia(Xc, centers[id(run)], run.labels))
+
+    split.each([run.k for run in runs], finish)
 
 
 def fused_unsupported(template: Any, X: Any, score_func: Any) -> str | None:
@@ -306,7 +416,9 @@ def fused_unsupported(template: Any, X: Any, score_func: Any) -> str | None:
     return None
 
 
-def fit_runs(template: Any, X: np.ndarray, ks: list[int], seeds: list[int]) -> list[FusedRun]:
+def fit_runs(
+    template: Any, X: np.ndarray, ks: list[int], seeds: list[int], threads: int = 1
+) -> list[FusedRun]:
     """The fused runs for ``template``'s k-means settings (X as the sweep validated it)."""
     params = template.get_params(deep=False)
     timeseries = X.ndim == 3
@@ -318,6 +430,7 @@ def fit_runs(template: Any, X: np.ndarray, ks: list[int], seeds: list[int]) -> l
         max_iter=int(params["max_iter"]),
         tol=float(params["tol"]),
         stop_rule="tslearn" if timeseries else "sklearn",
+        threads=threads,
     )
 
 
@@ -345,6 +458,9 @@ def fitted_estimator(template: Any, X: np.ndarray, run: FusedRun) -> Any:
     model.n_features_in_ = X.shape[1]
     model._n_features_out = run.k
     model._n_threads = _openmp_effective_n_threads()
+    model._n_init = 1
+    model._algorithm = model.algorithm
+    model._tol = float(np.mean(np.var(X, axis=0)) * model.tol)
     return model
 
 
@@ -361,7 +477,7 @@ def run_fused_group(
     X = resolve_data(data)
     limits = capped_threads(threads) if threads is not None else contextlib.nullcontext()
     with limits:
-        runs = fit_runs(template, X, ks, seeds)
+        runs = fit_runs(template, X, ks, seeds, cpu_cores() if threads is None else threads)
     records = {}
     for key, run in zip(keys, runs, strict=True):
         distinct = np.unique(run.labels).size
