@@ -103,6 +103,18 @@ def test_mnist_style_example_prints_a_crosstab_of_every_digit():
     assert counts.shape == (chosen, 10) and counts.sum() == 1797
 
 
+def test_incremental_example_streams_a_memory_map_and_finds_the_six_blobs(tmp_path):
+    data = tmp_path / "blobs.npy"
+    out = _run_example("incremental_stream.py", data)
+    assert "200,000 rows × 8 features in 10 batches" in out
+    assert np.load(data, mmap_mode="r").shape == (200_000, 8)
+    chosen = int(re.search(r"chosen k = (\d+)", out).group(1))
+    assert chosen == 6  # the stream comes from 6 blob centers
+    table = [line for line in out.splitlines() if re.match(r"\s+\d+\s+\d", line)]
+    assert [int(line.split()[0]) for line in table] == list(range(2, 13))
+    assert [line.split()[0] for line in table if line.endswith("<--")] == ["6"]
+
+
 def test_docs_site_builds_in_strict_mode_with_the_api_reference(tmp_path):
     site = tmp_path / "site"
     result = subprocess.run(

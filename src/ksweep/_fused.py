@@ -451,16 +451,21 @@ def fitted_estimator(template: Any, X: np.ndarray, run: FusedRun) -> Any:
         model._squared_inertia = True
         model.n_features_in_ = X.shape[-1]
         return model
-    model.cluster_centers_ = run.centers.astype(X.dtype, copy=False)
+    return fill_kmeans(model, run, X.dtype, float(np.mean(np.var(X, axis=0))))
+
+
+def fill_kmeans(model: Any, run: FusedRun, dtype, mean_variance: float) -> Any:
+    """Set on an unfitted ``KMeans`` every attribute its ``fit`` sets, from a run."""
+    model.cluster_centers_ = run.centers.astype(dtype, copy=False)
     model.labels_ = run.labels
     model.inertia_ = run.inertia
     model.n_iter_ = run.n_iter
-    model.n_features_in_ = X.shape[1]
+    model.n_features_in_ = run.centers.shape[1]
     model._n_features_out = run.k
     model._n_threads = _openmp_effective_n_threads()
     model._n_init = 1
     model._algorithm = model.algorithm
-    model._tol = float(np.mean(np.var(X, axis=0)) * model.tol)
+    model._tol = mean_variance * model.tol
     return model
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,6 +30,14 @@ from ksweep._choosing import (
     needed_scoring,
     summary,
 )
+from ksweep._dask_arrays import (
+    as_row_chunked,
+    fit_dask,
+    is_dask_collection,
+    predict_dask,
+    score_dask,
+    transform_dask,
+)
 from ksweep._executors import (
     TaskFailed,
     executor_constraints,
@@ -37,9 +46,9 @@ from ksweep._executors import (
     validate_executor,
 )
 from ksweep._families import family_of
-from ksweep._fused import fused_unsupported, run_fused_group
+from ksweep._fused import fill_kmeans, fused_unsupported, run_fused_group
 from ksweep._results import SweepResult
-from ksweep._tasks import TaskRecord, run_task
+from ksweep._tasks import TaskRecord, run_task, task_params
 from ksweep._validation import (
     CALLABLE,
     NONE,
@@ -476,6 +485,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self : KSweep
             The fitted sweep.
         """
+        if is_dask_collection(X):
+            return self._fit_dask(X)
         return self._fit(X, memory=None)
 
     def extend(self, X, *, k_range=None, n_init=None):
@@ -506,6 +517,149 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         if n_init is not None:
             self.set_params(n_init=n_init)
         return self._fit(X, memory=self._memory)
+
+    def _learns_incrementally(self) -> bool:
+        """For ``available_if``: partial_fit exists for KMeans and estimators with partial_fit."""
+        from ksweep._incremental import not_incremental
+
+        why = not_incremental(self.estimator, type(self).__name__)
+        if why is not None:
+            raise AttributeError(why)
+        return True
+
+    @available_if(_learns_incrementally)
+    def partial_fit(self, X, y=None):
+        """Update an incremental sweep with one batch of a stream that cannot be held at once.
+
+        The out-of-core path when no cluster is at hand: one mini-batch model per
+        ``(k, restart)`` learns from every batch with ``partial_fit``, a held-back
+        sample of the stream scores them all, and after each batch ``best_k_`` is
+        chosen from the held-back inertia per k. The sweep then behaves like the
+        chosen model, as after :meth:`fit`.
+
+        - **Estimators.** An estimator with ``partial_fit`` (``MiniBatchKMeans``,
+          ``Birch``, ...) is cloned per ``(k, restart)`` with its cluster-count
+          parameter set to k and ``random_state`` set to the task's seed. A
+          ``KMeans`` (also the default, ``estimator=None``) is swept as
+          ``MiniBatchKMeans(n_clusters=k, random_state=seed)`` with its ``init``,
+          ``max_iter`` and ``tol`` carried over and ``compute_labels=False``. For
+          any other estimator ``partial_fit`` does not exist, as in scikit-learn's
+          meta-estimators: ``hasattr`` is False, and the ``AttributeError`` is
+          caused by one that names the ``estimator`` parameter. ``n_init`` models
+          per k are trained (cost grows with it; 1 to 3 is usually enough), each
+          seeded as in :meth:`fit`.
+        - **Held-back sample.** Each row is held back with probability 0.1 (at least
+          one row of the first batch), in a uniform reservoir over the stream of at
+          most 10,000 rows; held-back rows
+          are not trained on (a row the reservoir evicts is trained on with the
+          batch that evicts it). Which rows are held back follows from
+          ``random_state``. ``results_["inertia"]`` of k is the sum of squared
+          distances of the held-back rows to the closest center of k's model
+          (``score_func(model, rows)`` when given): data no model has seen, on one
+          scale for every k. ``results_`` also has ``n_holdout`` and ``n_trained``.
+        - **Start-up.** The first update needs as many rows to train on as the
+          largest k: rows are buffered until then (with a warning, and the sweep
+          is not fitted yet). The first batch needs at least 2 rows.
+        - **Streams.** The first call starts a stream and reads ``estimator``,
+          ``k_range``, ``n_init``, ``random_state`` and ``score_func``; changing one
+          of them before a later call is an error. :meth:`fit` starts over, and a
+          ``partial_fit`` after :meth:`fit` starts a new stream (the fitted sweep is
+          replaced). :meth:`extend` after ``partial_fit`` runs a full :meth:`fit`.
+
+        ``results_.engine`` is ``"incremental"``, ``results_["n_iter"]`` the number of
+        updates each model has had and ``results_["fit_time"]`` the seconds spent
+        in them. ``labels_`` is not set (a stream has no training labels to keep).
+        ``executor``, ``n_jobs``, ``engine`` and ``progress`` are not used: the
+        models are updated in this process, with native threads capped at
+        ``inner_threads``. ``selection`` must be
+        ``"kneedle"``, ``"two_segment"`` or a callable, ``scoring`` and
+        ``checkpoint`` None. Batches must be dense; a rising inertia is flagged in
+        ``results_["non_monotonic"]`` without a warning.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of the stream, with the first batch's number of features
+            (cast to the first batch's dtype, float64 or float32).
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : KSweep
+            The updated sweep.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import make_blobs
+        >>> from ksweep import KSweep
+        >>> X, _ = make_blobs(n_samples=3000, centers=4, cluster_std=0.5, random_state=0)
+        >>> sweep = KSweep(k_range=range(2, 9), n_init=2, random_state=0)
+        >>> for batch in np.array_split(X, 10):
+        ...     _ = sweep.partial_fit(batch)
+        >>> sweep.best_k_
+        4
+        >>> sweep.results_.engine, sweep.predict(X[:3]).shape
+        ('incremental', (3,))
+        """
+        from ksweep._incremental import IncrementalSweep
+
+        owner = type(self).__name__
+        if sparse.issparse(X):
+            raise TypeError(
+                f"{owner}.partial_fit takes dense batches; got a sparse {type(X).__name__}. "
+                "Convert each batch with .toarray(), or use fit for sparse data."
+            )
+        state = getattr(self, "_incremental", None)
+        if state is None or state.results is not getattr(self, "results_", None):
+            self._validate_params()
+            state = IncrementalSweep(self, check_k_range(self.k_range))
+            for name in (
+                "results_", "best_k_", "best_estimator_", "estimators_", "elbow_", "labels_",
+                "cluster_centers_", "n_features_in_", "feature_names_in_",
+            ):  # fmt: skip
+                self.__dict__.pop(name, None)  # a new stream replaces the fitted sweep
+            self._memory = None
+            X = self._validate_X(X, reset=True)
+            state.input_attrs = {
+                name: getattr(self, name)
+                for name in ("n_features_in_", "feature_names_in_")
+                if hasattr(self, name)
+            }
+            self._incremental = state
+        else:
+            state.check_unchanged(self)
+            self.__dict__.update(state.input_attrs)
+            try:
+                X = self._validate_X(X, reset=False)
+            finally:
+                if not state.ready:
+                    for name in state.input_attrs:
+                        self.__dict__.pop(name, None)
+        state.update(X)
+        if not state.ready:
+            for name in state.input_attrs:  # not fitted until there are results
+                self.__dict__.pop(name, None)
+            warnings.warn(
+                f"{owner}.partial_fit has {state.n_buffered} row(s) to train on and "
+                f"{state.holdout.size} held back: the models start once there are "
+                f"{int(state.k_values[-1])} (the largest k) and 1 held back. The sweep is not "
+                "fitted yet.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return self
+        results = state.result(owner)
+        state.results = self.results_ = results
+        self.estimators_ = state.best_models(results)
+        self.elbow_, self.best_k_ = choose_k(
+            self.selection, results["k"], results, self.elbow_scale, owner=owner, stacklevel=3
+        )
+        self.best_estimator_ = self.estimators_[self.best_k_]
+        if hasattr(self.best_estimator_, "cluster_centers_"):
+            self.cluster_centers_ = self.best_estimator_.cluster_centers_
+        return self
 
     def _fit(self, X, memory):
         self._validate_params()
@@ -629,6 +783,89 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             self.cluster_centers_ = self.best_estimator_.cluster_centers_
         return self
 
+    def _fit_dask(self, X):
+        """Data-parallel sweep of a dask array: X stays on the workers (see ``_dask_arrays``)."""
+        self._validate_params()
+        owner = type(self).__name__
+        template = self._template()
+        init = template.get_params(deep=False).get("init")
+        if type(template) is not KMeans or not (isinstance(init, str) and init == "k-means++"):
+            raise param_error(
+                "estimator",
+                owner,
+                "a scikit-learn KMeans with init='k-means++' for dask arrays",
+                template,
+            )
+        for name, wrong in (
+            ("engine", self.engine == "independent"),
+            ("checkpoint", self.checkpoint is not None),
+            ("score_func", self.score_func is not None),
+            ("scoring", bool(self._scoring())),
+        ):
+            if wrong:
+                value = getattr(self, name)
+                allowed = {"engine": "'auto' or 'fused'", "scoring": "empty"}.get(name, "None")
+                raise param_error(name, owner, f"{allowed} for dask arrays", value)
+        X = as_row_chunked(X, owner)
+        n_samples, n_features = X.shape
+        k_values = check_k_range(self.k_range, n_samples=n_samples)
+        entropy = seed_entropy(self.random_state)
+        seeds = task_seeds(entropy, k_values, self.n_init)
+        params = template.get_params(deep=False)
+        start = time.perf_counter()
+        runs, mean_variance = fit_dask(
+            X,
+            [int(k) for k in k_values for _ in range(self.n_init)],
+            seeds.ravel().tolist(),
+            max_iter=int(params["max_iter"]),
+            tol=float(params["tol"]),
+            sample_seed=np.random.SeedSequence(entropy, spawn_key=(1,)),
+        )
+        seconds = time.perf_counter() - start
+        grid = np.array(runs, dtype=object).reshape(len(k_values), self.n_init)
+        work = np.array([[run.k * (run.n_iter + 1) for run in row] for row in grid], float)
+        inertia = [[run.inertia for run in row] for row in grid]
+        results = SweepResult(
+            k_values,
+            {
+                "inertia": inertia,
+                "raw_inertia": inertia,
+                "n_iter": [[run.n_iter for run in row] for row in grid],
+                "fit_time": seconds * work / work.sum(),
+                "seed": seeds,
+            },
+            objective="inertia",
+            inertia_definition=family_of(template).inertia_definition,
+            engine="dask",
+        )
+        _warn_non_monotonic(results)
+        self.n_features_in_ = n_features
+        self.estimators_ = {}
+        for i, k in enumerate(k_values):
+            run = grid[i, int(results["best_restart"][i])]
+            model = clone(template).set_params(**task_params(template, run.k, run.seed))
+            model = fill_kmeans(model, run, X.dtype, mean_variance)
+            model.labels_ = predict_dask(model, X)  # lazy, like the data
+            self.estimators_[int(k)] = model
+        self.results_ = results
+        self.elbow_, self.best_k_ = self._select(k_values, results)
+        self.best_estimator_ = self.estimators_[self.best_k_]
+        self.labels_ = self.best_estimator_.labels_
+        self.cluster_centers_ = self.best_estimator_.cluster_centers_
+        self._memory = None
+        return self
+
+    def _dask_input(self, X):
+        """A fitted sweep's check of a dask array passed to predict, transform or score."""
+        check_is_fitted(self)
+        X = as_row_chunked(X, type(self).__name__)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return X
+
     def _engine_for(self, template, X) -> str:
         """The engine that runs: ``engine``, with "auto" resolved; "fused" must apply."""
         if self.engine == "independent":
@@ -693,9 +930,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             return 1
         return self.n_init
 
-    def _run(
-        self, template, datasets, plan, family, checkpoint, engine
-    ) -> dict[tuple, TaskRecord]:
+    def _run(self, template, datasets, plan, family, checkpoint, engine) -> dict[tuple, TaskRecord]:
         """Run the planned tasks ``(key, dataset index, k, seed)`` in order; return records.
 
         ``datasets[0]`` is X; further ones are the gap statistic's references.
@@ -825,12 +1060,16 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     @available_if(_estimator_has("predict"))
     def predict(self, X):
         """Predict the cluster of each sample with ``best_estimator_``."""
+        if is_dask_collection(X):  # a lazy dask array of labels
+            return predict_dask(self.best_estimator_, self._dask_input(X))
         check_is_fitted(self)
         return self.best_estimator_.predict(self._validate_X(X, reset=False))
 
     @available_if(_estimator_has("transform"))
     def transform(self, X):
         """Transform X with ``best_estimator_`` (for KMeans: distances to the centers)."""
+        if is_dask_collection(X):  # a lazy dask array of distances
+            return transform_dask(self.best_estimator_, self._dask_input(X))
         check_is_fitted(self)
         return self.best_estimator_.transform(self._validate_X(X, reset=False))
 
@@ -847,5 +1086,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     @available_if(_estimator_has("score"))
     def score(self, X, y=None):
         """Score X with ``best_estimator_`` (for KMeans: minus the inertia of X)."""
+        if is_dask_collection(X):  # computed on the workers
+            return score_dask(self.best_estimator_, self._dask_input(X))
         check_is_fitted(self)
         return self.best_estimator_.score(self._validate_X(X, reset=False))

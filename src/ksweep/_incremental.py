@@ -1,0 +1,355 @@
+"""The state of an incremental sweep: one mini-batch model per (k, restart) and a held-back sample.
+
+``KSweep.partial_fit`` feeds a stream of batches through an :class:`IncrementalSweep`:
+
+- **Models.** One model per ``(k, restart)``, each updated with ``partial_fit`` on every
+  batch. A user's estimator with ``partial_fit`` (``MiniBatchKMeans``, ``Birch``, ...) is
+  cloned with its cluster-count parameter set to k and ``random_state`` set to the task's
+  seed; a ``sklearn.cluster.KMeans`` (the default estimator) is swept as
+  ``MiniBatchKMeans(n_clusters=k, random_state=seed)`` with its ``init``, ``max_iter`` and
+  ``tol`` carried over (``max_iter`` and ``tol`` only matter to a later ``fit`` of the model:
+  one ``partial_fit`` is one mini-batch step) and ``compute_labels=False`` (labels of a batch
+  are not kept). Seeds are ``task_seeds(entropy, k_values, n_restarts)``: restart r of k gets
+  the seed ``fit`` gives it.
+- **Held-back sample.** Every row of the stream is a holdout candidate with probability
+  :data:`HOLDOUT_FRACTION`; the holdout is a uniform reservoir sample (Algorithm R) of at most
+  :data:`HOLDOUT_MAX` candidates, so a uniform sample of the stream (while it is empty, a batch
+  of two rows or more without a candidate gives one row drawn from it, so a first batch a
+  little larger than the largest k already gives results). A held-back row is never
+  trained on while it is held; a row that the reservoir later evicts is trained on with the
+  batch that evicted it. So every row seen is either trained on, held back, or waiting in the
+  start-up buffer. The draws come from ``SeedSequence(entropy, spawn_key=HOLDOUT_SPAWN_KEY)``:
+  the same seed and the same batches give the same holdout.
+- **Inertia.** After each batch, the inertia of a model is the sum of squared Euclidean
+  distances of the held-back rows to its nearest center (``score_func(model, holdout)`` when
+  given): rows no model has seen, one sample for every k, so one scale.
+- **Threads.** Updates and scoring run in this process with native threads capped at
+  ``inner_threads``, as every task of ``fit`` is (one thread by default: on a busy machine an
+  OpenMP team that waits for a busy core slows each small step by orders of magnitude).
+- **Start-up.** ``MiniBatchKMeans.partial_fit`` needs at least k rows in its first call, so
+  rows to train on are buffered until there are as many as the largest k; results exist once
+  the models have taken a step and the holdout holds a row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.metrics.pairwise import euclidean_distances
+from threadpoolctl import threadpool_limits
+
+from ksweep._results import SweepResult
+from ksweep._sweep import seed_entropy, task_seeds
+from ksweep._validation import cluster_count_param, param_error
+from ksweep.exceptions import InvalidParameterError
+
+#: Probability that a row of the stream is a holdout candidate.
+HOLDOUT_FRACTION = 0.1
+#: The most rows the held-back sample keeps (a reservoir over the candidates).
+HOLDOUT_MAX = 10_000
+#: The holdout's SeedSequence spawn key: one int long, unlike the (k, restart) task keys,
+#: and not the gap statistic's (0,).
+HOLDOUT_SPAWN_KEY = (1,)
+#: Parameters that must not change between the partial_fit calls of one stream.
+STREAM_PARAMS = ("estimator", "k_range", "n_init", "random_state", "score_func")
+#: Selection methods that read only the inertia per k (criteria need the whole data set).
+INCREMENTAL_SELECTIONS = ("kneedle", "two_segment")
+
+
+def not_incremental(estimator: Any, owner: str) -> str | None:
+    """Why ``estimator`` cannot be swept by partial_fit (the error message), or None."""
+    template = KMeans() if estimator is None else estimator
+    if isinstance(template, type) or hasattr(template, "partial_fit"):
+        return None  # partial_fit then says what is wrong (a class, not an instance)
+    if isinstance(template, KMeans):
+        return None
+    return str(
+        param_error(
+            "estimator",
+            owner,
+            "an estimator that learns incrementally (with a partial_fit method, such as "
+            "MiniBatchKMeans()) or a KMeans (swept as MiniBatchKMeans) for partial_fit; "
+            f"{type(template).__name__} has no partial_fit",
+            estimator,
+        )
+    )
+
+
+def incremental_template(estimator: Any, owner: str) -> tuple[Any, str]:
+    """The estimator each (k, restart) model clones, and its cluster-count parameter.
+
+    ``None`` and ``KMeans`` become ``MiniBatchKMeans`` (``init``, ``max_iter``, ``tol``
+    carried over, ``compute_labels=False``); an estimator with ``partial_fit`` is used
+    as it is; anything else is refused.
+    """
+    template = KMeans() if estimator is None else estimator
+    count = cluster_count_param(template, owner)  # an instance with a cluster-count parameter
+    if hasattr(template, "partial_fit"):
+        return template, count
+    if isinstance(template, KMeans):
+        init = template.init
+        if not (isinstance(init, str) or callable(init)):
+            raise param_error(
+                "estimator",
+                owner,
+                "a KMeans whose init is 'k-means++', 'random' or a callable for partial_fit "
+                "(an array of initial centers fixes a single k)",
+                estimator,
+            )
+        return (
+            MiniBatchKMeans(
+                init=init, max_iter=template.max_iter, tol=template.tol, compute_labels=False
+            ),
+            "n_clusters",
+        )
+    raise InvalidParameterError(not_incremental(estimator, owner))
+
+
+def check_stream_params(sweep: Any) -> None:
+    """Refuse the parameters a stream cannot honour, in scikit-learn's error style."""
+    owner = type(sweep).__name__
+    if isinstance(sweep.selection, str) and sweep.selection not in INCREMENTAL_SELECTIONS:
+        raise param_error(
+            "selection",
+            owner,
+            "'kneedle', 'two_segment' or a callable for partial_fit (the criteria need the "
+            "whole data set at once)",
+            sweep.selection,
+        )
+    if sweep.scoring:
+        raise param_error(
+            "scoring",
+            owner,
+            "None for partial_fit (the criteria need the whole data set at once)",
+            sweep.scoring,
+        )
+    if sweep.checkpoint is not None:
+        raise param_error(
+            "checkpoint",
+            owner,
+            "None for partial_fit (a stream is not checkpointed)",
+            sweep.checkpoint,
+        )
+
+
+class HeldOutSample:
+    """A uniform reservoir of at most ``capacity`` rows of a stream, never trained on.
+
+    Each row is a candidate with probability ``fraction`` (while the reservoir is
+    empty, a batch of two rows or more without one gives one of its rows, drawn
+    uniformly); candidates enter a reservoir (Algorithm R). :meth:`split` returns
+    the rows of a batch to train on: those not held, plus any row the batch
+    evicted from the reservoir.
+    """
+
+    def __init__(self, entropy: int, fraction: float, capacity: int):
+        self._rng = np.random.default_rng(
+            np.random.SeedSequence(entropy, spawn_key=HOLDOUT_SPAWN_KEY)
+        )
+        self.fraction = fraction
+        self.capacity = capacity
+        self.n_candidates = 0
+        self._rows: np.ndarray | None = None
+        self.size = 0
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The held-back rows, shape ``(size, n_features)``."""
+        return self._rows[: self.size]
+
+    def split(self, X: np.ndarray) -> np.ndarray:
+        """Hold back some rows of the batch ``X``; return the rows to train on."""
+        if self._rows is None:
+            self._rows = np.empty((self.capacity, X.shape[1]), dtype=X.dtype)
+        candidate = self._rng.random(X.shape[0]) < self.fraction
+        if self.size == 0 and not candidate.any() and X.shape[0] > 1:
+            candidate[self._rng.integers(X.shape[0])] = True  # never an empty holdout
+        train = [X[~candidate]]
+        for row in X[candidate]:
+            self.n_candidates += 1
+            if self.size < self.capacity:
+                self._rows[self.size] = row
+                self.size += 1
+                continue
+            slot = int(self._rng.integers(self.n_candidates))
+            if slot < self.capacity:  # the row replaces a held one, which is trained on now
+                train.append(self._rows[slot].copy()[np.newaxis])
+                self._rows[slot] = row
+            else:
+                train.append(row[np.newaxis])
+        return np.concatenate(train) if len(train) > 1 else train[0]
+
+
+class IncrementalSweep:
+    """One model per (k, restart), updated batch by batch, scored on a held-back sample.
+
+    Parameters
+    ----------
+    sweep : KSweep
+        Read once, at the start of the stream: ``estimator``, ``k_range``,
+        ``n_init``, ``random_state``, ``score_func``.
+    k_values : ndarray of int
+        The k values (from ``check_k_range``).
+    """
+
+    def __init__(self, sweep: Any, k_values: np.ndarray):
+        owner = type(sweep).__name__
+        check_stream_params(sweep)
+        self.template, self.count_param = incremental_template(sweep.estimator, owner)
+        self.n_restarts = sweep._n_restarts(self.template)
+        self.k_values = k_values
+        self.params = {name: repr(sweep.get_params(deep=False)[name]) for name in STREAM_PARAMS}
+        self.score_func = sweep.score_func
+        self.inner_threads = sweep.inner_threads
+        self.entropy = seed_entropy(sweep.random_state)
+        self.seeds = task_seeds(self.entropy, k_values, self.n_restarts)
+        seeded = "random_state" in self.template.get_params(deep=False)
+        self.models = [
+            [
+                clone(self.template).set_params(
+                    **{self.count_param: int(k)},
+                    **({"random_state": int(seed)} if seeded else {}),
+                )
+                for seed in row
+            ]
+            for k, row in zip(k_values, self.seeds, strict=True)
+        ]
+        self.holdout = HeldOutSample(self.entropy, HOLDOUT_FRACTION, HOLDOUT_MAX)
+        self.fit_time = np.zeros(self.seeds.shape)
+        self.n_steps = 0  # partial_fit calls each model has had
+        self.n_seen = 0
+        self.n_trained = 0
+        self._buffer: list[np.ndarray] = []
+        self.dtype: np.dtype | None = None
+        self.input_attrs: dict[str, Any] = {}  # n_features_in_ (and feature_names_in_)
+        self.results: SweepResult | None = None  # the results_ this stream last set
+
+    def check_unchanged(self, sweep: Any) -> None:
+        """Raise if a parameter the stream was started with has changed since."""
+        params = sweep.get_params(deep=False)
+        for name in STREAM_PARAMS:
+            if repr(params[name]) != self.params[name]:
+                raise param_error(
+                    name,
+                    type(sweep).__name__,
+                    "unchanged between the partial_fit calls of one stream (it was "
+                    f"{self.params[name]} at the first call; fit, or a new KSweep, starts a "
+                    "new stream)",
+                    params[name],
+                )
+
+    @property
+    def n_buffered(self) -> int:
+        """Rows waiting for the first step (fewer than the largest k so far)."""
+        return sum(rows.shape[0] for rows in self._buffer)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the models have taken a step and the holdout holds a row."""
+        return self.n_steps > 0 and self.holdout.size > 0
+
+    def limits(self):
+        """Cap native threads at ``inner_threads`` (as each task of ``fit`` does)."""
+        if self.inner_threads is None:
+            return contextlib.nullcontext()
+        return threadpool_limits(limits=self.inner_threads)
+
+    def update(self, X: np.ndarray) -> None:
+        """Hold back part of the batch X and train every model on the rest."""
+        if self.dtype is None:
+            self.dtype = X.dtype
+        X = np.asarray(X, dtype=self.dtype)
+        self.n_seen += X.shape[0]
+        train = self.holdout.split(X)
+        if self.n_steps == 0:
+            self._buffer.append(train)
+            if self.n_buffered < int(self.k_values[-1]):
+                return
+            train = np.concatenate(self._buffer)
+            self._buffer = []
+        if train.shape[0] == 0:
+            return
+        with self.limits():
+            for i, row in enumerate(self.models):
+                for r, model in enumerate(row):
+                    start = time.perf_counter()
+                    model.partial_fit(train)
+                    self.fit_time[i, r] += time.perf_counter() - start
+        self.n_steps += 1
+        self.n_trained += train.shape[0]
+
+    def _holdout_inertia(self, model: Any, owner: str) -> float:
+        rows = self.holdout.rows
+        if self.score_func is not None:
+            return float(self.score_func(model, rows))
+        centers = getattr(model, "cluster_centers_", None)
+        if centers is not None:
+            distances = euclidean_distances(
+                rows, np.asarray(centers, dtype=rows.dtype), squared=True
+            )
+            return float(distances.min(axis=1).sum(dtype=np.float64))
+        if not hasattr(model, "predict"):
+            raise param_error(
+                "score_func",
+                owner,
+                f"a callable for partial_fit with {type(model).__name__}, which has neither "
+                "cluster_centers_ nor predict to score the held-back rows with",
+                self.score_func,
+            )
+        labels = np.asarray(model.predict(rows))
+        total = 0.0
+        for label in np.unique(labels):
+            members = rows[labels == label].astype(np.float64)
+            total += float(((members - members.mean(axis=0)) ** 2).sum())
+        return total
+
+    def result(self, owner: str = "KSweep") -> SweepResult:
+        """The sweep so far: holdout inertia per (k, restart), steps, seconds, seeds."""
+        with self.limits():
+            inertia = [[self._holdout_inertia(m, owner) for m in row] for row in self.models]
+        raw = [[float(getattr(m, "inertia_", np.nan)) for m in row] for row in self.models]
+        n_k = self.k_values.size
+        return SweepResult(
+            self.k_values,
+            {
+                "inertia": inertia,
+                "raw_inertia": raw,
+                "n_iter": np.full(self.seeds.shape, self.n_steps),
+                "fit_time": self.fit_time.copy(),
+                "seed": self.seeds,
+            },
+            inertia_definition=(
+                "sum of squared Euclidean distances of the "
+                f"{self.holdout.size} held-back rows to the closest center"
+                if self.score_func is None
+                else "score_func(model, held-back rows)"
+            ),
+            engine="incremental",
+            columns={
+                "n_holdout": np.full(n_k, self.holdout.size, dtype=np.int64),
+                "n_trained": np.full(n_k, self.n_trained, dtype=np.int64),
+            },
+        )
+
+    def best_models(self, result: SweepResult) -> dict[int, Any]:
+        """k -> the model of the restart with the lowest holdout inertia."""
+        return {
+            int(k): self.models[i][int(r)]
+            for i, (k, r) in enumerate(zip(result["k"], result["best_restart"], strict=True))
+        }
+
+
+__all__ = [
+    "HOLDOUT_FRACTION",
+    "HOLDOUT_MAX",
+    "HeldOutSample",
+    "IncrementalSweep",
+    "check_stream_params",
+    "incremental_template",
+    "not_incremental",
+]
