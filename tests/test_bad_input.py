@@ -507,7 +507,7 @@ def test_bad_executor(executor):
 
 @pytest.mark.parametrize(
     ("engine", "what"),
-    [("independent", "k=4 (restart 0)"), ("fused", "k=2..4 (restart 0, fused engine)")],
+    [("independent", "k=4 (restart 0)"), ("fused", "k=2..4 (restarts 0..1, fused engine)")],
 )
 def test_shut_down_executor_fails_at_the_first_submit_with_no_finished_task(engine, what):
     pool = ThreadPoolExecutor(max_workers=2)

@@ -129,3 +129,14 @@ def test_docs_site_builds_in_strict_mode_with_the_api_reference(tmp_path):
     for name in ("KSweep", "kneedle", "two_segment", "SparkKSweep", "dtw_distance_matrix"):
         assert name in api
     assert "Executors" in (site / "guide" / "index.html").read_text(encoding="utf-8")
+
+
+def test_dask_array_example_sweeps_on_the_workers_and_writes_the_plot(tmp_path):
+    png = tmp_path / "dask.png"
+    out = _run_example("dask_array_sweep.py", png)
+    assert "200,000 rows × 10 features in 20 chunks" in out and "(engine: dask)" in out
+    chosen = int(re.search(r"chosen k = (\d+)", out).group(1))
+    assert chosen == 7  # the blobs come from 7 centers
+    sizes = [int(v) for v in re.search(r"cluster sizes \[(.*)\]", out).group(1).split(",")]
+    assert len(sizes) == 7 and sum(sizes) == 200_000 and min(sizes) > 20_000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

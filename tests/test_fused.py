@@ -225,3 +225,23 @@ def test_kernel_threads_do_not_change_any_result(blobs):
         assert a.inertia == b.inertia and a.n_iter == b.n_iter
         np.testing.assert_array_equal(a.init_centers, b.init_centers)
         np.testing.assert_array_equal(a.labels, b.labels)
+
+
+@pytest.mark.parametrize(
+    ("k_range", "n_init", "groups"),
+    [
+        (range(3, 50), 2, [(0,), (1,)]),  # 1,222 centers per restart: one restart a task
+        (range(5, 16), 10, [(0, 1, 2, 3, 4), (5, 6, 7, 8, 9)]),  # 110: five restarts a task
+        (range(2, 5), 3, [(0, 1, 2)]),
+    ],
+)
+def test_restarts_are_grouped_by_centers_not_by_executor(k_range, n_init, groups):
+    from ksweep._sweep import _group_tasks
+
+    plan = [((k, r), 0, k, 100 * k + r) for k in reversed(k_range) for r in range(n_init)]
+    tasks = list(_group_tasks(KMeans(), {0: None}, plan, 1, None))
+    assert [key[2] for key, _, _ in tasks] == groups
+    for key, _, args in tasks:
+        keys, ks = args[2], args[3]
+        assert sorted(ks) == sorted(list(k_range) * len(key[2]))  # every k of its restarts
+        assert {r for _, r in keys} == set(key[2])

@@ -3,11 +3,12 @@
 Each Lloyd iteration maps every row chunk of X through the fused engine's kernel
 (nearest center of every live run, per-center sums and counts), and the client adds
 up the small per-chunk results: a ``Σk × n_features`` array per chunk, never rows.
-Seeding is greedy k-means++ per ``(k, restart)`` on a uniform sample of rows (the
-only rows that reach the client). Runs stop as in scikit-learn's Lloyd (squared
-center shift ≤ ``tol`` × mean feature variance, or ``max_iter``); the inertia of
-the final centers is computed exactly on the workers. An empty cluster takes the
-sample row farthest from its run's centers.
+Seeding works on a uniform sample of rows (the only rows that reach the client): for
+each ``(k, restart)``, :data:`SAMPLE_SEEDINGS` greedy k-means++ draws, each refined by
+Lloyd on the sample; the one with the lowest sample inertia starts the run on X.
+Runs stop as in scikit-learn's Lloyd (squared center shift ≤ ``tol`` × mean feature
+variance, or ``max_iter``); the inertia of the final centers is computed exactly on the
+workers. An empty cluster takes the sample row farthest from its run's centers.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import copy
 
 import numpy as np
 
-from ksweep._fused import FusedRun, _Split, block_rows, seed_kmeans_plusplus
+from ksweep._fused import FusedRun, block_rows, fused_lloyd
 from ksweep._kernels import kernels
-from ksweep._tasks import capped_threads
 
-#: Rows drawn for k-means++ seeding: at least this many, or every row of a smaller X.
+#: Rows drawn for seeding: at least this many, or every row of a smaller X.
 SAMPLE_ROWS = 20_000
+#: k-means++ draws per run, each refined by Lloyd on the sample; the best one starts the run.
+SAMPLE_SEEDINGS = 5
 
 
 def is_dask_collection(X) -> bool:
@@ -55,28 +57,40 @@ def as_row_chunked(X, owner: str):
 def chunk_stats(block, mean, centers, half_sq, offsets, final_runs):
     """Per chunk: center sums and counts per run; the exact inertia of finishing runs.
 
-    Runs on a worker. ``final_runs`` lists the runs (by position) whose centers are
+    Runs on a worker, with the worker's thread settings (distributed's nannies start
+    workers with one BLAS and OpenMP thread each). ``final_runs`` lists the runs (by position) whose centers are
     final: their inertia is the exact sum of squared distances; the others' is the
     expansion the assignment computes.
     """
     kern = kernels()
-    with capped_threads(1):
-        Xc = np.ascontiguousarray(block, dtype=centers.dtype) - mean
-        x_sq = np.einsum("ij,ij->i", Xc, Xc)
-        sums = np.zeros_like(centers)
-        counts = np.zeros(centers.shape[0], dtype=np.int64)
-        labels = np.empty((Xc.shape[0], offsets.size - 1), dtype=np.int32)
-        inertia = np.zeros(offsets.size - 1, dtype=np.float64)
-        rows = block_rows(Xc.shape[0], centers.shape[0], Xc.dtype.itemsize)
-        for start in range(0, Xc.shape[0], rows):
-            part = slice(start, start + rows)
-            G = Xc[part] @ centers.T
-            kern.assign_accumulate(
-                Xc[part], G, half_sq, offsets, sums, counts, labels[part], inertia, x_sq[part]
-            )
-        for r in final_runs:
-            run_centers = np.ascontiguousarray(centers[offsets[r] : offsets[r + 1]])
-            inertia[r] = kern.exact_inertia(Xc, run_centers, np.ascontiguousarray(labels[:, r]))
+    Xc = np.ascontiguousarray(block, dtype=centers.dtype) - mean
+    x_sq = np.einsum("ij,ij->i", Xc, Xc)
+    sums = np.zeros(centers.shape)  # float64
+    counts = np.zeros(centers.shape[0], dtype=np.int64)
+    labels = np.empty((Xc.shape[0], offsets.size - 1), dtype=np.int32)
+    unlabelled = np.full_like(labels, -1)  # every row adds to its center's sum
+    changes = np.zeros(offsets.size - 1, dtype=np.int64)
+    inertia = np.zeros(offsets.size - 1, dtype=np.float64)
+    rows = block_rows(Xc.shape[0], centers.shape[0], Xc.dtype.itemsize)
+    for start in range(0, Xc.shape[0], rows):
+        part = slice(start, start + rows)
+        G = Xc[part] @ centers.T
+        kern.assign_accumulate(
+            Xc[part],
+            G,
+            half_sq,
+            offsets,
+            sums,
+            counts,
+            unlabelled[part],
+            labels[part],
+            changes,
+            inertia,
+            x_sq[part],
+        )
+    for r in final_runs:
+        run_centers = np.ascontiguousarray(centers[offsets[r] : offsets[r + 1]])
+        inertia[r] = kern.exact_inertia(Xc, run_centers, np.ascontiguousarray(labels[:, r]))
     return sums, counts, inertia
 
 
@@ -126,17 +140,27 @@ def fit_dask(
     sample = sample_rows(X, max(SAMPLE_ROWS, 3 * max(ks)), sample_seed).astype(dtype)
     sample_c = sample - mean
     sample_sq = np.einsum("ij,ij->i", sample_c, sample_c)
-    runs = [
-        FusedRun(k=int(k), seed=int(s), _rng=np.random.default_rng(int(s)))
-        for k, s in zip(ks, seeds, strict=True)
+    runs = [FusedRun(k=int(k), seed=int(s)) for k, s in zip(ks, seeds, strict=True)]
+    # each run starts from the best of SAMPLE_SEEDINGS k-means++ draws, each refined by
+    # Lloyd on the sample (cheap: the sample is small); X then only polishes
+    draws = [
+        int(np.random.SeedSequence(run.seed, spawn_key=(j,)).generate_state(1)[0])
+        for run in runs
+        for j in range(SAMPLE_SEEDINGS)
     ]
-    split = _Split(1)
-    seed_kmeans_plusplus(
-        sample_c, sample_sq, runs, block_rows(len(sample_c), sum(ks), dtype.itemsize), split
+    on_sample = fused_lloyd(
+        sample_c,
+        [run.k for run in runs for _ in range(SAMPLE_SEEDINGS)],
+        draws,
+        max_iter=max_iter,
+        tol=tol,
     )
-    centers = {id(run): run.init_centers.copy() for run in runs}  # centered coordinates
-    for run in runs:
-        run.init_centers = run.init_centers + mean
+    centers = {}  # centered coordinates
+    for i, run in enumerate(runs):
+        tried = on_sample[i * SAMPLE_SEEDINGS : (i + 1) * SAMPLE_SEEDINGS]
+        best = min(tried, key=lambda fit: fit.inertia)
+        centers[id(run)] = best.centers.astype(dtype)
+        run.init_centers = best.centers + mean
     blocks = X.to_delayed().ravel().tolist()
     live, final = list(runs), set()
     while live:

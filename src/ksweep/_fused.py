@@ -48,6 +48,11 @@ from ksweep._tasks import TaskRecord, capped_threads, task_params
 
 #: Upper bound on the bytes of one block of distances (rows × Σk of the group).
 BLOCK_BYTES = 32 * 2**20
+#: Centers per fused task: the restarts of a sweep are grouped so that each task holds
+#: about this many (all k of one restart at least). Enough centers make every product
+#: compute-bound, also late in the fit when only the slow runs are left; more restarts
+#: make more tasks for the executor's workers.
+GROUP_CENTERS = 512
 
 
 @dataclass
@@ -145,10 +150,22 @@ def _lower_part(kern, G, x_sq, center_sq, closest, run_of, a, b) -> None:
     kern.lower_closest(G[a:b], x_sq, center_sq[a:b], closest, run_of[a:b])
 
 
-def _assign_part(kern, X, G, half_sq, offsets, sums, counts, labels, inertia, x_sq, a, b) -> None:
-    """The assignment kernel for runs ``a:b`` (their offsets, label columns and inertia)."""
+def _assign_part(
+    kern, X, G, half_sq, offsets, sums, counts, previous, labels, changes, inertia, x_sq, a, b
+) -> None:
+    """The assignment kernel for runs ``a:b`` (their offsets, label columns and totals)."""
     kern.assign_accumulate(
-        X, G, half_sq, offsets[a : b + 1], sums, counts, labels[:, a:b], inertia[a:b], x_sq
+        X,
+        G,
+        half_sq,
+        offsets[a : b + 1],
+        sums,
+        counts,
+        previous[:, a:b],
+        labels[:, a:b],
+        changes[a:b],
+        inertia[a:b],
+        x_sq,
     )
 
 
@@ -310,7 +327,11 @@ def _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, i
         for run, centers in zip(runs, init_centers, strict=True):
             run.init_centers = np.array(centers, dtype=Xc.dtype)
     centers = {id(run): (run.init_centers - mean).astype(Xc.dtype) for run in runs}
-    labels = {id(run): None for run in runs}
+    # each run's sums (float64) and counts of the rows under its current labels
+    sums = {id(run): np.zeros((run.k, Xc.shape[1])) for run in runs}
+    counts = {id(run): np.zeros(run.k, dtype=np.int64) for run in runs}
+    all_labels = np.full((n, len(runs)), -1, dtype=np.int32)
+    column = {id(run): c for c, run in enumerate(runs)}
     final_pass = set()  # runs whose next pass only assigns rows to their final centers
     live = list(runs)
     work = {id(run): 0 for run in runs}
@@ -319,56 +340,60 @@ def _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, i
         offsets = np.zeros(len(live) + 1, dtype=np.intp)
         offsets[1:] = np.cumsum([run.k for run in live])
         half_sq = 0.5 * np.einsum("ij,ij->i", stacked, stacked)
-        sums = np.zeros_like(stacked)
-        counts = np.zeros(stacked.shape[0], dtype=np.int64)
-        new_labels = np.empty((n, len(live)), dtype=np.int32)
+        pass_sums = np.concatenate([sums[id(run)] for run in live])
+        pass_counts = np.concatenate([counts[id(run)] for run in live])
+        columns = [column[id(run)] for run in live]
+        previous = all_labels[:, columns]
+        new_labels = np.empty_like(previous)
+        changes = np.zeros(len(live), dtype=np.int64)
         inertia = np.zeros(len(live), dtype=np.float64)
         for start, stop in _row_blocks(n, rows):
             G = Xc[start:stop] @ stacked.T
-            block, block_labels, block_sq = Xc[start:stop], new_labels[start:stop], x_sq[start:stop]
             split.each(
                 [run.k for run in live],
                 partial(
                     _assign_part,
                     kern,
-                    block,
+                    Xc[start:stop],
                     G,
                     half_sq,
                     offsets,
-                    sums,
-                    counts,
-                    block_labels,
+                    pass_sums,
+                    pass_counts,
+                    previous[start:stop],
+                    new_labels[start:stop],
+                    changes,
                     inertia,
-                    block_sq,
+                    x_sq[start:stop],
                 ),
             )
+        all_labels[:, columns] = new_labels
         still = []
         for r, run in enumerate(live):
             key = id(run)
             work[key] += run.k
-            run_labels = np.ascontiguousarray(new_labels[:, r])
+            part = slice(offsets[r], offsets[r + 1])
+            sums[key], counts[key] = pass_sums[part], pass_counts[part]
             if key in final_pass:
-                labels[key] = run_labels
                 continue
             run.n_iter += 1
             old = centers[key]
-            part = slice(offsets[r], offsets[r + 1])
-            run_sums, run_counts = sums[part], counts[part]
-            if np.any(run_counts == 0):
-                _relocate_empty(Xc, run_sums, run_counts, old, run_labels)
+            run_sums, run_counts = sums[key], counts[key]
+            if np.any(run_counts == 0):  # relocation moves centers, not the rows' labels
+                run_sums, run_counts = run_sums.copy(), run_counts.copy()
+                labels_now = np.ascontiguousarray(new_labels[:, r])
+                _relocate_empty(Xc, run_sums, run_counts, old, labels_now)
             divisor = np.where(run_counts > 0, run_counts, 1)[:, None]
             new = (run_sums / divisor).astype(Xc.dtype)  # an emptied cluster keeps its sum
             centers[key] = new
             if stop_rule == "sklearn":
-                if labels[key] is not None and np.array_equal(run_labels, labels[key]):
-                    labels[key] = run_labels  # strict convergence: labels are final
-                    continue
+                if run.n_iter > 1 and changes[r] == 0:
+                    continue  # strict convergence: the labels are final
                 done = float(((new - old) ** 2).sum()) <= tol_abs
             else:
                 mean_inertia = inertia[r] / n
                 done = abs(run._last_inertia - mean_inertia) < tol_abs
                 run._last_inertia = mean_inertia
-            labels[key] = run_labels
             if done or run.n_iter >= max_iter:
                 final_pass.add(key)
             still.append(run)
@@ -376,7 +401,7 @@ def _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, i
     total_work = sum(work.values())
     for run in runs:
         key = id(run)
-        run.labels = labels[key]
+        run.labels = np.ascontiguousarray(all_labels[:, column[key]])
         run.centers = centers[key] + mean
         run.seconds = work[key] / total_work  # a share, scaled to seconds by the caller
         run._rng = None

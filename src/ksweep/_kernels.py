@@ -39,12 +39,19 @@ def kernels() -> SimpleNamespace:
     jit = numba.njit(cache=True, nogil=True, fastmath=False)
 
     @jit
-    def assign_accumulate(X, G, half_sq, offsets, sums, counts, labels, inertia, x_sq):
-        """Per run: nearest center of each row, its sum and count, and the run's inertia.
+    def assign_accumulate(
+        X, G, half_sq, offsets, sums, counts, previous, labels, changes, inertia, x_sq
+    ):
+        """Per run: nearest center of each row; the centers' sums and counts follow the moves.
 
         ``G`` is ``X @ centers.T`` for the rows of ``X``; ``half_sq`` is half the
         squared norm of each center, so ``half_sq - G`` ranks centers like the
-        squared distance. ``labels[i, r]`` gets the label within run ``r``.
+        squared distance. ``labels[i, r]`` gets the label of row i within run r.
+        ``sums``/``counts`` hold each center's sum and count of the rows labelled
+        ``previous`` (-1: no label yet): only rows whose label changes touch them,
+        so late iterations, where few rows move, cost little beyond the product.
+        ``changes[r]`` counts the rows that moved, ``inertia[r]`` adds up the
+        squared distances.
         """
         n_rows, n_features = X.shape
         n_runs = offsets.shape[0] - 1
@@ -54,6 +61,7 @@ def kernels() -> SimpleNamespace:
                 first = offsets[r]
                 last = offsets[r + 1]
                 total = 0.0
+                moved = 0
                 for i in range(start, stop):
                     best = half_sq[first] - G[i, first]
                     best_j = first
@@ -62,12 +70,23 @@ def kernels() -> SimpleNamespace:
                         if value < best:
                             best = value
                             best_j = j
-                    labels[i, r] = best_j - first
+                    total += x_sq[i] + 2.0 * best
+                    label = best_j - first
+                    labels[i, r] = label
+                    before = previous[i, r]
+                    if before == label:
+                        continue
+                    moved += 1
                     counts[best_j] += 1
                     for f in range(n_features):
                         sums[best_j, f] += X[i, f]
-                    total += x_sq[i] + 2.0 * best
+                    if before >= 0:
+                        old_j = first + before
+                        counts[old_j] -= 1
+                        for f in range(n_features):
+                            sums[old_j, f] -= X[i, f]
                 inertia[r] += total
+                changes[r] += moved
 
     @jit
     def trial_potentials(G, x_sq, cand_sq, closest, cand_run, potentials):
@@ -101,9 +120,12 @@ def kernels() -> SimpleNamespace:
                 if d < closest[r, i]:
                     closest[r, i] = d
 
-    @jit
+    @numba.njit(cache=True, nogil=True, fastmath=True)
     def exact_inertia(X, centers, labels):
-        """Sum of squared Euclidean distances of the rows to their centers, in float64."""
+        """Sum of squared Euclidean distances of the rows to their centers, in float64.
+
+        fastmath lets each row's sum be vectorized (its order is then the compiler's).
+        """
         total = 0.0
         for i in range(X.shape[0]):
             c = labels[i]

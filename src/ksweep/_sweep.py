@@ -46,7 +46,7 @@ from ksweep._executors import (
     validate_executor,
 )
 from ksweep._families import family_of
-from ksweep._fused import fill_kmeans, fused_unsupported, run_fused_group
+from ksweep._fused import GROUP_CENTERS, fill_kmeans, fused_unsupported, run_fused_group
 from ksweep._results import SweepResult
 from ksweep._tasks import TaskRecord, run_task, task_params
 from ksweep._validation import (
@@ -129,9 +129,13 @@ _DEAD_WORKER_ERRORS = ("BrokenProcessPool", "TerminatedWorkerError", "KilledWork
 
 
 def _task_error(template, failure: TaskFailed, records: dict) -> SweepTaskError:
-    if failure.key[0] == "fused":  # a group of runs: ("fused", dataset, restart, ks)
-        _, _, restart, ks = failure.key
-        k, what = ks[0], f"k={min(ks)}..{max(ks)} (restart {restart}, fused engine)"
+    if failure.key[0] == "fused":  # a group of runs: ("fused", dataset, restarts, ks)
+        _, _, restarts, ks = failure.key
+        restart = restarts[0]
+        which = (
+            f"restart {restart}" if len(restarts) == 1 else f"restarts {restart}..{restarts[-1]}"
+        )
+        k, what = ks[0], f"k={min(ks)}..{max(ks)} ({which}, fused engine)"
     else:
         k, restart = failure.key[:2]
         what = f"k={k} (restart {restart})"
@@ -190,14 +194,21 @@ def _keep_model_if_best(records: dict, best_so_far: dict, key: tuple, record, fa
 
 
 def _group_tasks(template, handles: dict, plan: list, threads, family):
-    """Fused-engine tasks: one per (dataset, restart), holding all its k, largest first."""
+    """Fused-engine tasks: all k of a few restarts each (about ``GROUP_CENTERS`` centers).
+
+    The grouping depends only on the k values and restarts planned, never on the
+    executor, so ``results_`` is the same on every executor.
+    """
+    total_k = sum({k for _, _, k, _ in plan})
+    per_group = max(1, round(GROUP_CENTERS / total_k))
     groups: dict[tuple[int, int], list] = {}
     for key, index, k, seed in plan:
-        groups.setdefault((index, key[1]), []).append((key, k, seed))
-    for (index, restart), members in groups.items():
+        groups.setdefault((index, key[1] // per_group), []).append((key, k, seed))
+    for (index, _), members in groups.items():
         keys, ks, seeds = (list(column) for column in zip(*members, strict=True))
+        restarts = tuple(sorted({key[1] for key in keys}))
         args = (template, handles[index], keys, ks, seeds, threads, family)
-        yield ("fused", index, restart, tuple(ks)), run_fused_group, args
+        yield ("fused", index, restarts, tuple(ks)), run_fused_group, args
 
 
 def _interrupted(records: dict, n_tasks: int) -> SweepInterrupted:
@@ -256,10 +267,11 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         How the k-means fits run. "independent": one fit of the estimator per
         ``(k, restart)`` task. "fused": for scikit-learn's ``KMeans``
         (``init="k-means++"``) and tslearn's ``TimeSeriesKMeans(metric="euclidean")``
-        on dense data, all k of one restart are fitted together, sharing each
+        on dense data, all k of a few restarts are fitted together, sharing each
         pass over X (Lloyd's algorithm with scikit-learn's semantics, a compiled
-        kernel; needs numba); each restart is one task, so restarts still spread
-        over the executor's workers. "auto" uses "fused" where it applies and
+        kernel; needs numba); each task holds about 512 centers (all k of one
+        restart at least), so restarts still spread over the executor's
+        workers. "auto" uses "fused" where it applies and
         "independent" elsewhere; ``results_.engine`` says which ran.
     inner_threads : int or None, default=1
         Native (BLAS and OpenMP) threads each fit may use. Parallelism comes
@@ -484,6 +496,17 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         self : KSweep
             The fitted sweep.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from ksweep import KSweep
+        >>> X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
+        >>> sweep = KSweep(k_range=range(2, 7), n_init=2, random_state=0)
+        >>> sweep.fit(X) is sweep
+        True
+        >>> sweep.results_["k"].tolist(), sweep.best_k_
+        ([2, 3, 4, 5, 6], 3)
         """
         if is_dask_collection(X):
             return self._fit_dask(X)
@@ -508,6 +531,16 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         self : KSweep
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from ksweep import KSweep
+        >>> X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
+        >>> sweep = KSweep(k_range=range(2, 7), n_init=2, random_state=0).fit(X)
+        >>> _ = sweep.extend(X, k_range=[7, 8], n_init=3)
+        >>> sweep.results_["k"].tolist(), sweep.results_.n_restarts, sweep.best_k_
+        ([2, 3, 4, 5, 6, 7, 8], 3, 3)
         """
         check_is_fitted(self)
         merged = check_k_range(self.k_range).tolist()
@@ -1034,6 +1067,16 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         Summary
             A dict of method name to :class:`~ksweep.SelectionResult`.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from ksweep import KSweep
+        >>> X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
+        >>> sweep = KSweep(k_range=range(2, 7), n_init=2, random_state=0).fit(X)
+        >>> summary = sweep.summary()
+        >>> sorted(summary), summary["kneedle"].k
+        (['kneedle', 'two_segment'], 3)
         """
         check_is_fitted(self)
         return Summary(summary(self.results_["k"], self.results_, self.elbow_scale))
@@ -1049,6 +1092,20 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         matplotlib Figure (without ``ax``) or Axes (with ``ax``)
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> from sklearn.datasets import make_blobs
+        >>> from ksweep import KSweep
+        >>> X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
+        >>> sweep = KSweep(k_range=range(2, 7), n_init=2, random_state=0).fit(X)
+        >>> fig = sweep.plot()
+        >>> type(fig).__name__, len(fig.axes)
+        ('Figure', 2)
+        >>> plt.close(fig)
         """
         check_is_fitted(self)
         from ksweep.plotting import plot_fitted

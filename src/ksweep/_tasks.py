@@ -114,19 +114,22 @@ def run_task(
         return fit_one(estimator, X, k, seed, family, score_func)
 
 
-_CONTROLLER: list[ThreadpoolController] = []
+#: One controller per thread: one made in a thread pool's thread (dask's local scheduler)
+#: was seen to leave later limits set from the main thread without effect.
+_CONTROLLER = threading.local()
 _BLAS_LOCK = threading.Lock()
 _BLAS_STATE: dict[str, Any] = {"depth": 0, "limiter": None}
 
 
 def _thread_controller() -> ThreadpoolController:
-    """This process's threadpoolctl controller, made once: finding the libraries costs ~1 ms.
+    """This thread's threadpoolctl controller, made once: finding the libraries costs ~1 ms.
 
     Made at the first task, after the estimator's libraries were imported to unpickle it.
     """
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]
+    controller = getattr(_CONTROLLER, "controller", None)
+    if controller is None:
+        controller = _CONTROLLER.controller = ThreadpoolController()
+    return controller
 
 
 @contextlib.contextmanager

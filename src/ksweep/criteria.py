@@ -154,6 +154,20 @@ class SilhouetteScore:
         How many samples entered the computation (all of them when ``exact``).
     exact : bool
         True when every sample was used, False for a sampled estimate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ksweep.criteria import SilhouetteScore, silhouette
+    >>> X = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> result = silhouette(X, [0, 0, 1, 1])
+    >>> isinstance(result, SilhouetteScore), round(float(result), 2), result.exact
+    (True, 0.9, True)
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(0, 1, (50, 2)), rng.normal(10, 1, (50, 2))])
+    >>> sampled = silhouette(X, [0] * 50 + [1] * 50, sample_size=20, random_state=0)
+    >>> sampled.n_samples_used, sampled.exact
+    (20, False)
     """
 
     score: float
@@ -845,6 +859,19 @@ class Criterion:
         Whether a higher value means a better clustering.
     min_k : int
         The smallest k at which the criterion is defined (NaN below it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ksweep.criteria import CRITERIA, Criterion
+    >>> criterion = CRITERIA["davies_bouldin"]
+    >>> isinstance(criterion, Criterion), criterion.greater_is_better, criterion.min_k
+    (True, False, 2)
+    >>> X = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> round(criterion.compute(X, [0, 0, 1, 1]), 4)
+    0.1
+    >>> criterion.select([2, 3, 4], [0.5, 0.2, 0.4]).k
+    3
     """
 
     name: str

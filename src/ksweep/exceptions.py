@@ -10,6 +10,19 @@ class InvalidParameterError(ValueError, TypeError):
 
     Subclasses both ``ValueError`` and ``TypeError``, like scikit-learn's error of
     the same name, so either ``except`` clause catches it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ksweep import InvalidParameterError, KSweep
+    >>> X = np.random.default_rng(0).normal(size=(30, 2))
+    >>> try:
+    ...     KSweep(n_init=0).fit(X)
+    ... except InvalidParameterError as err:
+    ...     print(err)
+    The 'n_init' parameter of KSweep must be an int in the range [1, inf). Got 0 instead.
+    >>> issubclass(InvalidParameterError, ValueError), issubclass(InvalidParameterError, TypeError)
+    (True, True)
     """
 
 
@@ -49,7 +62,27 @@ class SweepTaskError(RuntimeError):
 
 
 class NoElbowWarning(UserWarning):
-    """The selection method found no k; a documented fallback was used instead."""
+    """The selection method found no k; a documented fallback was used instead.
+
+    Examples
+    --------
+    A straight line has no elbow, so :func:`ksweep.elbow.kneedle` chooses no k. A
+    sweep whose selection method chooses none warns and uses the largest k:
+
+    >>> import warnings
+    >>> import numpy as np
+    >>> from ksweep import KSweep, NoElbowWarning
+    >>> from ksweep.elbow import kneedle
+    >>> print(kneedle([1, 2, 3, 4, 5], [50, 40, 30, 20, 10]).k)
+    None
+    >>> X = np.random.default_rng(0).normal(size=(30, 2))
+    >>> sweep = KSweep(k_range=[2, 3, 4], n_init=1, random_state=0, selection=lambda k, r: None)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = sweep.fit(X)
+    >>> any(issubclass(w.category, NoElbowWarning) for w in caught), sweep.best_k_
+    (True, 4)
+    """
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -61,6 +94,13 @@ class SweepInterrupted(KeyboardInterrupt):
     ----------
     completed : list of ((k, restart), TaskRecord)
         Every task that finished before the interrupt.
+
+    Examples
+    --------
+    >>> from ksweep.exceptions import SweepInterrupted
+    >>> err = SweepInterrupted("sweep interrupted", completed=[])
+    >>> isinstance(err, KeyboardInterrupt), err.completed
+    (True, [])
     """
 
     def __init__(self, message: str, *, completed: list[Any]):
@@ -69,12 +109,70 @@ class SweepInterrupted(KeyboardInterrupt):
 
 
 class NonMonotonicWarning(UserWarning):
-    """The best-of-n_init objective rose from one k to a larger one (more restarts help)."""
+    """The best-of-n_init objective rose from one k to a larger one (more restarts help).
+
+    Examples
+    --------
+    A ``score_func`` that grows with k makes the best objective rise, which is
+    flagged in ``results_["non_monotonic"]`` and warned about:
+
+    >>> import warnings
+    >>> import numpy as np
+    >>> from ksweep import KSweep
+    >>> from ksweep.exceptions import NonMonotonicWarning
+    >>> X = np.random.default_rng(0).normal(size=(30, 2))
+    >>> sweep = KSweep(
+    ...     k_range=[2, 3, 4], n_init=1, random_state=0, score_func=lambda est, X: est.n_clusters
+    ... )
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = sweep.fit(X)
+    >>> any(issubclass(w.category, NonMonotonicWarning) for w in caught)
+    True
+    >>> sweep.results_["non_monotonic"].tolist()
+    [False, True, True]
+    """
 
 
 class CheckpointMismatchError(ValueError):
-    """A checkpoint directory holds tasks of a sweep with other data or parameters."""
+    """A checkpoint directory holds tasks of a sweep with other data or parameters.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.datasets import make_blobs
+    >>> from ksweep import KSweep
+    >>> from ksweep.exceptions import CheckpointMismatchError
+    >>> X, _ = make_blobs(n_samples=60, centers=3, cluster_std=0.5, random_state=0)
+    >>> with tempfile.TemporaryDirectory() as path:
+    ...     _ = KSweep(k_range=range(2, 7), n_init=1, random_state=0, checkpoint=path).fit(X)
+    ...     try:
+    ...         KSweep(k_range=range(2, 7), n_init=1, random_state=0, checkpoint=path).fit(X + 1)
+    ...     except CheckpointMismatchError as err:
+    ...         print(type(err).__name__, "different X" in str(err))
+    CheckpointMismatchError True
+    """
 
 
 class CorruptCheckpointWarning(UserWarning):
-    """A checkpoint file was torn or failed its checksum; its task is recomputed."""
+    """A checkpoint file was torn or failed its checksum; its task is recomputed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import warnings
+    >>> from pathlib import Path
+    >>> from sklearn.datasets import make_blobs
+    >>> from ksweep import KSweep
+    >>> from ksweep.exceptions import CorruptCheckpointWarning
+    >>> X, _ = make_blobs(n_samples=60, centers=3, cluster_std=0.5, random_state=0)
+    >>> with tempfile.TemporaryDirectory() as path:
+    ...     sweep = KSweep(k_range=range(2, 7), n_init=1, random_state=0, checkpoint=path)
+    ...     _ = sweep.fit(X)
+    ...     _ = (Path(path) / "task-k3-r0.json").write_text("{torn")
+    ...     with warnings.catch_warnings(record=True) as caught:
+    ...         warnings.simplefilter("always")
+    ...         _ = sweep.fit(X)  # recomputes the task of k=3
+    >>> [w.category.__name__ for w in caught if w.category is CorruptCheckpointWarning]
+    ['CorruptCheckpointWarning']
+    """

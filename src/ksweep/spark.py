@@ -132,6 +132,26 @@ def assemble_features(df, input_cols, output_col: str = "features", handle_inval
     -------
     pyspark.sql.DataFrame
         ``df`` with ``output_col`` added.
+
+    Examples
+    --------
+    >>> from pyspark.sql import SparkSession
+    >>> spark = (
+    ...     SparkSession.builder.master("local[1]")
+    ...     .config("spark.ui.enabled", "false")
+    ...     .config("spark.ui.showConsoleProgress", "false")
+    ...     .config("spark.sql.shuffle.partitions", "1")
+    ...     .getOrCreate()
+    ... )
+    >>> spark.sparkContext.setLogLevel("ERROR")
+    >>> from ksweep.spark import assemble_features
+    >>> points = spark.range(3).selectExpr("id + 1 AS x", "(id + 1) * 10 AS y")
+    >>> df = assemble_features(points, ["x", "y"])
+    >>> df.columns
+    ['x', 'y', 'features']
+    >>> df.orderBy("x").first().features
+    DenseVector([1.0, 10.0])
+    >>> spark.stop()
     """
     owner = "assemble_features"
     _check_dataframe(df, owner)
@@ -266,6 +286,31 @@ class SparkKSweep:
     fits in ``.completed``; the other fits in flight are cancelled (Spark job tag
     ``ksweep-...``). Ctrl-C cancels them too and raises
     :class:`~ksweep.exceptions.SweepInterrupted`.
+
+    Examples
+    --------
+    Three tight groups of points around (0, 0), (10, 10) and (20, 20), made in Spark:
+
+    >>> from pyspark.sql import SparkSession
+    >>> spark = (
+    ...     SparkSession.builder.master("local[1]")
+    ...     .config("spark.ui.enabled", "false")
+    ...     .config("spark.ui.showConsoleProgress", "false")
+    ...     .config("spark.sql.shuffle.partitions", "1")
+    ...     .getOrCreate()
+    ... )
+    >>> spark.sparkContext.setLogLevel("ERROR")
+    >>> from ksweep.spark import SparkKSweep, assemble_features
+    >>> points = spark.range(300).selectExpr(
+    ...     "(id % 3) * 10 + (id % 7) * 0.1 AS x", "(id % 3) * 10 + (id % 11) * 0.1 AS y"
+    ... )
+    >>> df = assemble_features(points, ["x", "y"])
+    >>> sweep = SparkKSweep(k_range=range(2, 7), random_state=0).fit(df)
+    >>> sweep.results_["k"].tolist(), sweep.best_k_
+    ([2, 3, 4, 5, 6], 3)
+    >>> sweep.predict(df).select("prediction").distinct().count()
+    3
+    >>> spark.stop()
     """
 
     _parameter_constraints: dict[str, list[Constraint]] = {  # noqa: RUF012
