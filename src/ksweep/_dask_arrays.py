@@ -58,9 +58,9 @@ def chunk_stats(block, mean, centers, half_sq, offsets, final_runs):
     """Per chunk: center sums and counts per run; the exact inertia of finishing runs.
 
     Runs on a worker, with the worker's thread settings (distributed's nannies start
-    workers with one BLAS and OpenMP thread each). ``final_runs`` lists the runs (by position) whose centers are
-    final: their inertia is the exact sum of squared distances; the others' is the
-    expansion the assignment computes.
+    workers with one BLAS and OpenMP thread each). ``final_runs`` lists the runs (by
+    position) whose centers are final: their inertia is the exact sum of squared
+    distances; the others' is the expansion the assignment computes.
     """
     kern = kernels()
     Xc = np.ascontiguousarray(block, dtype=centers.dtype) - mean
