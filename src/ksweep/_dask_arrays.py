@@ -74,7 +74,7 @@ def chunk_stats(block, mean, centers, half_sq, offsets, final_runs):
     rows = block_rows(Xc.shape[0], centers.shape[0], Xc.dtype.itemsize)
     for start in range(0, Xc.shape[0], rows):
         part = slice(start, start + rows)
-        G = Xc[part] @ centers.T
+        G = centers @ Xc[part].T  # one row per center
         kern.assign_accumulate(
             Xc[part],
             G,

@@ -176,28 +176,29 @@ def seed_kmeans_plusplus(X, x_sq, runs: list[FusedRun], rows: int, split: _Split
     """
     kern = kernels()
     n = X.shape[0]
+    # a step's products have one row per candidate, far fewer than Σk: larger blocks
+    rows = max(rows, block_rows(n, sum(2 + int(np.log(run.k)) for run in runs), X.dtype.itemsize))
     chosen = [[int(run._rng.integers(n))] for run in runs]
     closest = np.full((len(runs), n), np.inf, dtype=X.dtype)
     _lower(kern, X, x_sq, closest, [c[0] for c in chosen], list(range(len(runs))), rows, split)
     for step in range(1, max(run.k for run in runs)):
         active = [r for r, run in enumerate(runs) if run.k > step]
-        cand, cand_run = [], []
-        for r in active:
-            run = runs[r]
-            trials = 2 + int(np.log(run.k))
-            cumulative = np.cumsum(closest[r], dtype=np.float64)
-            draws = run._rng.uniform(size=trials) * cumulative[-1]
-            picked = np.minimum(np.searchsorted(cumulative, draws), n - 1)
-            cand.extend(picked.tolist())
-            cand_run.extend([r] * trials)
-        cand_idx = np.asarray(cand, dtype=np.intp)
-        cand_run_arr = np.asarray(cand_run, dtype=np.intp)
+        trials = [2 + int(np.log(runs[r].k)) for r in active]
+        uniforms = np.concatenate(
+            [runs[r]._rng.uniform(size=t) for r, t in zip(active, trials, strict=True)]
+        )
+        starts = np.zeros(len(active) + 1, dtype=np.intp)
+        starts[1:] = np.cumsum(trials)
+        cand_idx = np.empty(len(uniforms), dtype=np.intp)
+        kern.draw_candidates(closest, np.asarray(active, dtype=np.intp), uniforms, starts, cand_idx)
+        cand_run_arr = np.repeat(np.asarray(active, dtype=np.intp), trials)
+        cand = cand_idx
         potentials = np.zeros(len(cand), dtype=np.float64)
         centers = X[cand_idx]
         cand_sq = x_sq[cand_idx]
         for start, stop in _row_blocks(n, rows):
             G = centers @ X[start:stop].T
-            block_sq, block_closest = x_sq[start:stop], closest[:, start:stop]
+            block_sq, block_closest = x_sq[start:stop], _columns(closest, start, stop)
             split.each(
                 np.ones(len(cand)),
                 partial(
@@ -211,16 +212,25 @@ def seed_kmeans_plusplus(X, x_sq, runs: list[FusedRun], rows: int, split: _Split
                     potentials,
                 ),
             )
-        new_idx, new_run = [], []
+        new_idx, new_run, new_pos = [], [], []
         position = 0
         for r in active:
             trials = 2 + int(np.log(runs[r].k))
             best = position + int(np.argmin(potentials[position : position + trials]))
             new_idx.append(int(cand_idx[best]))
             new_run.append(r)
+            new_pos.append(best)
             chosen[r].append(int(cand_idx[best]))
             position += trials
-        _lower(kern, X, x_sq, closest, new_idx, new_run, rows, split)
+        if rows >= n:  # one block: the chosen candidates' distances are in G already
+            picked_G = np.ascontiguousarray(G[new_pos])
+            run_arr = np.asarray(new_run, dtype=np.intp)
+            split.each(
+                np.ones(len(new_pos)),
+                partial(_lower_part, kern, picked_G, x_sq, cand_sq[new_pos], closest, run_arr),
+            )
+        else:
+            _lower(kern, X, x_sq, closest, new_idx, new_run, rows, split)
     for run, idx in zip(runs, chosen, strict=True):
         run.init_centers = X[np.asarray(idx, dtype=np.intp)].copy()
 
@@ -233,11 +243,17 @@ def _lower(kern, X, x_sq, closest, idx: list[int], run_of: list[int], rows: int,
     center_sq = x_sq[idx_arr]
     for start, stop in _row_blocks(X.shape[0], rows):
         G = centers @ X[start:stop].T
-        block_sq, block_closest = x_sq[start:stop], closest[:, start:stop]
+        block_sq, block_closest = x_sq[start:stop], _columns(closest, start, stop)
         split.each(
             np.ones(len(idx)),
             partial(_lower_part, kern, G, block_sq, center_sq, block_closest, run_arr),
         )
+
+
+def _columns(array: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Columns ``start:stop``; the array itself when that is all of it (contiguous rows
+    let the compiled loops vectorize)."""
+    return array if start == 0 and stop == array.shape[1] else array[:, start:stop]
 
 
 def _relocate_empty(X, sums, counts, old_centers, labels) -> None:
@@ -348,7 +364,7 @@ def _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, i
         changes = np.zeros(len(live), dtype=np.int64)
         inertia = np.zeros(len(live), dtype=np.float64)
         for start, stop in _row_blocks(n, rows):
-            G = Xc[start:stop] @ stacked.T
+            G = stacked @ Xc[start:stop].T  # one row per center
             split.each(
                 [run.k for run in live],
                 partial(
@@ -459,7 +475,9 @@ def fit_runs(
     )
 
 
-def fitted_estimator(template: Any, X: np.ndarray, run: FusedRun) -> Any:
+def fitted_estimator(
+    template: Any, X: np.ndarray, run: FusedRun, mean_variance: float | None = None
+) -> Any:
     """A fitted estimator of the user's class holding the fused run's result.
 
     It has the attributes a ``fit`` of that class sets, so ``predict``,
@@ -476,7 +494,9 @@ def fitted_estimator(template: Any, X: np.ndarray, run: FusedRun) -> Any:
         model._squared_inertia = True
         model.n_features_in_ = X.shape[-1]
         return model
-    return fill_kmeans(model, run, X.dtype, float(np.mean(np.var(X, axis=0))))
+    if mean_variance is None:
+        mean_variance = float(np.mean(np.var(X, axis=0)))
+    return fill_kmeans(model, run, X.dtype, mean_variance)
 
 
 def fill_kmeans(model: Any, run: FusedRun, dtype, mean_variance: float) -> Any:
@@ -509,8 +529,9 @@ def run_fused_group(
     with limits:
         runs = fit_runs(template, X, ks, seeds, cpu_cores() if threads is None else threads)
     records = {}
+    mean_variance = None if X.ndim == 3 else float(np.mean(np.var(X, axis=0)))
     for key, run in zip(keys, runs, strict=True):
-        distinct = np.unique(run.labels).size
+        distinct = np.count_nonzero(np.bincount(run.labels, minlength=run.k))
         if distinct < run.k:  # scikit-learn's own warning, word for word
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
@@ -518,7 +539,7 @@ def run_fused_group(
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        model = fitted_estimator(template, X, run)
+        model = fitted_estimator(template, X, run, mean_variance)
         inertia, raw, extras = score_fit(model, X, family)
         records[key] = TaskRecord(
             inertia=inertia,

@@ -2,18 +2,16 @@
 
 The matrix products stay in BLAS; these kernels do what follows a product:
 per-run argmin, the center sums, the k-means++ potentials and the exact inertia.
-Each loops over a small block of rows for every run, so the block stays in cache
-while the per-run sums are updated.
+The assignment kernel reads the products center by center, vectorized over rows.
 """
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-_KERNELS: list[SimpleNamespace] = []
+import numpy as np
 
-#: Rows handled together for every run by the assignment kernel (they stay in L1/L2).
-_ROW_BLOCK = 64
+_KERNELS: list[SimpleNamespace] = []
 
 
 def numba_available() -> bool:
@@ -44,56 +42,64 @@ def kernels() -> SimpleNamespace:
     ):
         """Per run: nearest center of each row; the centers' sums and counts follow the moves.
 
-        ``G`` is ``X @ centers.T`` for the rows of ``X``; ``half_sq`` is half the
-        squared norm of each center, so ``half_sq - G`` ranks centers like the
-        squared distance. ``labels[i, r]`` gets the label of row i within run r.
-        ``sums``/``counts`` hold each center's sum and count of the rows labelled
-        ``previous`` (-1: no label yet): only rows whose label changes touch them,
-        so late iterations, where few rows move, cost little beyond the product.
-        ``changes[r]`` counts the rows that moved, ``inertia[r]`` adds up the
-        squared distances.
+        ``G`` is ``centers @ X.T`` for the rows of ``X`` (one row of G per center,
+        so each run's argmin runs down contiguous rows, vectorized over the data
+        rows); ``half_sq`` is half the squared norm of each center, so
+        ``half_sq - G`` ranks centers like the squared distance. ``labels[i, r]``
+        gets the label of row i within run r. ``sums``/``counts`` hold each
+        center's sum and count of the rows labelled ``previous`` (-1: no label
+        yet): only rows whose label changes touch them, so late iterations, where
+        few rows move, cost little beyond the product. ``changes[r]`` counts the
+        rows that moved, ``inertia[r]`` adds up the squared distances.
         """
         n_rows, n_features = X.shape
         n_runs = offsets.shape[0] - 1
-        for start in range(0, n_rows, _ROW_BLOCK):
-            stop = min(n_rows, start + _ROW_BLOCK)
-            for r in range(n_runs):
-                first = offsets[r]
-                last = offsets[r + 1]
-                total = 0.0
-                moved = 0
-                for i in range(start, stop):
-                    best = half_sq[first] - G[i, first]
-                    best_j = first
-                    for j in range(first + 1, last):
-                        value = half_sq[j] - G[i, j]
-                        if value < best:
-                            best = value
-                            best_j = j
-                    total += x_sq[i] + 2.0 * best
-                    label = best_j - first
-                    labels[i, r] = label
-                    before = previous[i, r]
-                    if before == label:
-                        continue
-                    moved += 1
-                    counts[best_j] += 1
+        best = np.empty(n_rows, dtype=G.dtype)
+        arg = np.empty(n_rows, dtype=np.int32)
+        for r in range(n_runs):
+            first = offsets[r]
+            last = offsets[r + 1]
+            h = half_sq[first]
+            for i in range(n_rows):
+                best[i] = h - G[first, i]
+                arg[i] = 0
+            for j in range(first + 1, last):
+                h = half_sq[j]
+                label = j - first
+                for i in range(n_rows):
+                    value = h - G[j, i]
+                    if value < best[i]:
+                        best[i] = value
+                        arg[i] = label
+            total = 0.0
+            moved = 0
+            for i in range(n_rows):
+                total += x_sq[i] + 2.0 * best[i]
+                label = arg[i]
+                labels[i, r] = label
+                before = previous[i, r]
+                if before == label:
+                    continue
+                moved += 1
+                new_j = first + label
+                counts[new_j] += 1
+                for f in range(n_features):
+                    sums[new_j, f] += X[i, f]
+                if before >= 0:
+                    old_j = first + before
+                    counts[old_j] -= 1
                     for f in range(n_features):
-                        sums[best_j, f] += X[i, f]
-                    if before >= 0:
-                        old_j = first + before
-                        counts[old_j] -= 1
-                        for f in range(n_features):
-                            sums[old_j, f] -= X[i, f]
-                inertia[r] += total
-                changes[r] += moved
+                        sums[old_j, f] -= X[i, f]
+            inertia[r] += total
+            changes[r] += moved
 
-    @jit
+    @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
     def trial_potentials(G, x_sq, cand_sq, closest, cand_run, potentials):
         """k-means++: add, for each candidate, the rows' min(closest, distance to it).
 
         ``G`` is ``candidates @ X.T`` for a block of rows; ``closest[r]`` holds
         run r's squared distance of each of those rows to its nearest chosen center.
+        Reassociating the sum lets it be vectorized (no NaN/inf assumptions are made).
         """
         n_cand, n_rows = G.shape
         for t in range(n_cand):
@@ -106,6 +112,28 @@ def kernels() -> SimpleNamespace:
                 c = closest[r, i]
                 total += d if d < c else c
             potentials[t] += total
+
+    @jit
+    def draw_candidates(closest, active, uniforms, starts, out):
+        """k-means++ draws: for run ``active[p]``, the rows where the running sum of
+        ``closest`` first reaches ``uniforms[starts[p]:starts[p + 1]]`` × its total
+        (``numpy.searchsorted`` on the float64 cumulative sum, without building it)."""
+        n = closest.shape[1]
+        for p in range(active.shape[0]):
+            r = active[p]
+            total = 0.0
+            for i in range(n):
+                total += closest[r, i]
+            first = starts[p]
+            order = np.argsort(uniforms[first : starts[p + 1]])
+            running = 0.0
+            i = 0
+            for q in range(order.shape[0]):
+                target = uniforms[first + order[q]] * total
+                while i < n and running + closest[r, i] < target:
+                    running += closest[r, i]
+                    i += 1
+                out[first + order[q]] = min(i, n - 1)
 
     @jit
     def lower_closest(G, x_sq, center_sq, closest, runs):
@@ -138,6 +166,7 @@ def kernels() -> SimpleNamespace:
         SimpleNamespace(
             assign_accumulate=assign_accumulate,
             trial_potentials=trial_potentials,
+            draw_candidates=draw_candidates,
             lower_closest=lower_closest,
             exact_inertia=exact_inertia,
         )
