@@ -20,17 +20,6 @@ SWEEP = dict(k_range=range(2, 9), n_init=2, random_state=0)
 
 
 @pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
-
-
-@pytest.fixture(scope="module")
 def blobs():
     X, _ = make_blobs(n_samples=120_000, centers=5, n_features=6, random_state=1)
     return X

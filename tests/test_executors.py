@@ -100,17 +100,6 @@ def test_dask_without_a_client_starts_and_closes_its_own(data, reference):
 # -- executors the user owns -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as dask_client,
-    ):
-        yield dask_client
-
-
 @pytest.mark.parametrize("n_workers", [1, 2])
 def test_user_process_pool_matches_serial_and_stays_open(data, reference, n_workers):
     with ProcessPoolExecutor(n_workers, mp_context=SPAWN) as pool:
