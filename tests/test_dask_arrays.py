@@ -140,3 +140,27 @@ def test_bad_dask_input_is_refused(fitted, blobs):
         fitted.predict(da.from_array(blobs[:, :4], chunks=(15_000, 4)))
     with pytest.raises(ValueError, match=re.escape("The 'k_range' parameter of KSweep")):
         KSweep(k_range=range(2, 30), n_init=1).fit(da.from_array(blobs[:20], chunks=10))
+
+
+def test_nan_in_a_dask_array_is_refused_not_clustered(client):
+    X = np.random.default_rng(0).normal(size=(600, 2))
+    X[17, 1] = np.nan
+    with pytest.raises(ValueError, match=re.escape("Input X contains NaN or infinity.")):
+        KSweep(k_range=range(2, 6), n_init=1).fit(da.from_array(X, chunks=(200, 2)))
+
+
+def test_chunks_without_rows_are_skipped(client, blobs):
+    X = da.from_array(blobs[:20_000], chunks=(5_000, 6))
+    X = X[da.from_array(np.r_[np.ones(5_000), np.zeros(5_000), np.ones(10_000)] > 0, chunks=5_000)]
+    X = X.compute_chunk_sizes()
+    assert 0 in X.chunks[0]
+    sweep = KSweep(k_range=range(2, 8), n_init=1, random_state=0).fit(X)
+    assert sweep.best_k_ == 5
+    assert sweep.predict(X).compute().shape == (15_000,)
+    assert sweep.transform(X).compute().shape == (15_000, 5)
+    assert sweep.score(X) < 0
+
+
+def test_extend_refuses_a_dask_array_instead_of_loading_it(fitted, blobs):
+    with pytest.raises(TypeError, match=re.escape("extend takes X in memory; for a dask array")):
+        fitted.extend(da.from_array(blobs, chunks=(15_000, 6)), k_range=[9])

@@ -245,3 +245,16 @@ def test_restarts_are_grouped_by_centers_not_by_executor(k_range, n_init, groups
         keys, ks = args[2], args[3]
         assert sorted(ks) == sorted(list(k_range) * len(key[2]))  # every k of its restarts
         assert {r for _, r in keys} == set(key[2])
+
+
+def test_nan_padded_series_of_different_lengths_run_on_the_independent_engine():
+    from tslearn.utils import to_time_series_dataset
+
+    rng = np.random.default_rng(0)
+    series = [np.sin(np.linspace(0, 3 * (i % 3 + 1), rng.integers(8, 12))) for i in range(60)]
+    X = to_time_series_dataset(series)
+    assert np.isnan(X).any()
+    template = TimeSeriesKMeans(metric="euclidean", max_iter=5, random_state=0)
+    with pytest.raises(ValueError, match=re.escape("X has NaN (series of different lengths")):
+        KSweep(template, k_range=[2, 3, 4], n_init=1, engine="fused").fit(X)
+    assert fused_module.fused_unsupported(template, X, None).startswith("X has NaN")

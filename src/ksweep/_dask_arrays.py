@@ -94,11 +94,20 @@ def chunk_stats(block, mean, centers, half_sq, offsets, final_runs):
     return sums, counts, inertia
 
 
+def _chunk_stats_shared(block, shared):
+    return chunk_stats(block, *shared)
+
+
 def _map_chunks(blocks, *args):
-    """Compute ``chunk_stats`` on every chunk and add the results up on the client."""
+    """Compute ``chunk_stats`` on every chunk and add the results up on the client.
+
+    The centers and the other shared arguments go into the graph once, as one key,
+    not once per chunk.
+    """
     import dask
 
-    parts = dask.compute(*[dask.delayed(chunk_stats)(block, *args) for block in blocks])
+    shared = dask.delayed(args, pure=True)
+    parts = dask.compute(*[dask.delayed(_chunk_stats_shared)(block, shared) for block in blocks])
     sums = np.sum([p[0] for p in parts], axis=0)
     counts = np.sum([p[1] for p in parts], axis=0)
     inertia = np.sum([p[2] for p in parts], axis=0)
@@ -124,6 +133,7 @@ def fit_dask(
     ``distributed.Client``, X is persisted on the workers for the fit.
     """
     import dask
+    import dask.array as da
 
     try:
         from distributed import default_client
@@ -134,7 +144,11 @@ def fit_dask(
     else:
         X = X.persist()
     dtype = X.dtype
-    mean_, var_ = dask.compute(X.mean(axis=0, dtype=np.float64), X.var(axis=0, dtype=np.float64))
+    mean_, var_, finite = dask.compute(
+        X.mean(axis=0, dtype=np.float64), X.var(axis=0, dtype=np.float64), da.isfinite(X).all()
+    )
+    if not finite:
+        raise ValueError("Input X contains NaN or infinity.")
     mean = np.asarray(mean_, dtype=dtype)
     tol_abs = float(np.mean(var_) * tol)
     sample = sample_rows(X, max(SAMPLE_ROWS, 3 * max(ks)), sample_seed).astype(dtype)
@@ -161,7 +175,11 @@ def fit_dask(
         best = min(tried, key=lambda fit: fit.inertia)
         centers[id(run)] = best.centers.astype(dtype)
         run.init_centers = best.centers + mean
-    blocks = X.to_delayed().ravel().tolist()
+    blocks = [  # chunks without rows (after filtering) add nothing
+        block
+        for block, rows in zip(X.to_delayed().ravel().tolist(), X.chunks[0], strict=True)
+        if rows > 0
+    ]
     live, final = list(runs), set()
     while live:
         stacked = np.concatenate([centers[id(run)] for run in live])
@@ -239,12 +257,16 @@ def score_dask(model, X) -> float:
 
 
 def _predict_block(block, model):
+    if len(block) == 0:
+        return np.empty(0, dtype=np.int32)
     return model.predict(np.asarray(block)).astype(np.int32)
 
 
 def _transform_block(block, model):
+    if len(block) == 0:
+        return np.empty((0, model.cluster_centers_.shape[0]), dtype=model.cluster_centers_.dtype)
     return model.transform(np.asarray(block))
 
 
 def _inertia_block(block, model):
-    return np.atleast_1d(-model.score(np.asarray(block)))
+    return np.atleast_1d(-model.score(np.asarray(block)) if len(block) else 0.0)

@@ -452,6 +452,8 @@ def fused_unsupported(template: Any, X: Any, score_func: Any) -> str | None:
         return "a score_func is set"
     if sparse.issparse(X):
         return "X is sparse"
+    if not np.isfinite(X).all():
+        return "X has NaN (series of different lengths, padded)"
     if not numba_available():
         return "numba is not installed (pip install 'ksweep[fast]')"
     return None

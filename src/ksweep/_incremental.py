@@ -41,10 +41,11 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics.pairwise import euclidean_distances
-from threadpoolctl import threadpool_limits
 
+from ksweep._families import within_cluster_sum_of_squares
 from ksweep._results import SweepResult
 from ksweep._sweep import seed_entropy, task_seeds
+from ksweep._tasks import capped_threads
 from ksweep._validation import cluster_count_param, param_error
 from ksweep.exceptions import InvalidParameterError
 
@@ -257,7 +258,7 @@ class IncrementalSweep:
         """Cap native threads at ``inner_threads`` (as each task of ``fit`` does)."""
         if self.inner_threads is None:
             return contextlib.nullcontext()
-        return threadpool_limits(limits=self.inner_threads)
+        return capped_threads(self.inner_threads)
 
     def update(self, X: np.ndarray) -> None:
         """Hold back part of the batch X and train every model on the rest."""
@@ -301,12 +302,7 @@ class IncrementalSweep:
                 "cluster_centers_ nor predict to score the held-back rows with",
                 self.score_func,
             )
-        labels = np.asarray(model.predict(rows))
-        total = 0.0
-        for label in np.unique(labels):
-            members = rows[labels == label].astype(np.float64)
-            total += float(((members - members.mean(axis=0)) ** 2).sum())
-        return total
+        return within_cluster_sum_of_squares(rows, np.asarray(model.predict(rows)))
 
     def result(self, owner: str = "KSweep") -> SweepResult:
         """The sweep so far: holdout inertia per (k, restart), steps, seconds, seeds."""

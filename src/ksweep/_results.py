@@ -44,7 +44,8 @@ class SweepResult(Mapping):
     inertia_definition : str, default=""
         What ``inertia`` means for this estimator, in words.
     engine : str, default="independent"
-        The engine that fitted the sweep: "independent" or "fused".
+        The engine that fitted the sweep: "independent", "fused", "dask" (a dask
+        array) or "incremental" (``partial_fit``).
     columns : mapping of str to array-like of shape (n_k,), optional
         Further per-k columns.
 

@@ -543,6 +543,11 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         ([2, 3, 4, 5, 6, 7, 8], 3, 3)
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            raise TypeError(
+                "extend takes X in memory; for a dask array, call fit with the wider k_range "
+                "and n_init (a dask sweep fits every k in the same passes over X)."
+            )
         merged = check_k_range(self.k_range).tolist()
         if k_range is not None:
             merged = sorted(set(merged) | set(check_k_range(k_range, owner="extend").tolist()))
