@@ -38,6 +38,15 @@ SCORING_NAMES = (*CRITERIA, "gap")
 MIN_POINTS = {"kneedle": 3, "two_segment": 4, "gap": 2, "bic": 2, **dict.fromkeys(CRITERIA, 2)}
 
 
+def check_long_enough(k_values: np.ndarray, selection: Any, k_range: Any, owner: str) -> None:
+    """Refuse, before any fit, a k range too short for the named selection method."""
+    needed = MIN_POINTS.get(selection, 1) if isinstance(selection, str) else 1
+    if k_values.size < needed:
+        raise param_error(
+            "k_range", owner, f"at least {needed} values long for selection={selection!r}", k_range
+        )
+
+
 def needed_scoring(scoring: tuple[str, ...], selection: Any) -> tuple[str, ...]:
     """The criteria to compute: those named, plus the one selection needs."""
     names = list(scoring)

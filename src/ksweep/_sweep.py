@@ -20,10 +20,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ksweep._checkpoint import Checkpoint, fingerprint_data, task_payload
 from ksweep._choosing import (
-    MIN_POINTS,
     SCORING_NAMES,
     SELECTION_NAMES,
     Summary,
+    check_long_enough,
     choose_k,
     criterion_columns,
     gap_columns,
@@ -433,15 +433,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             self.get_params(deep=False),
         )
         validate_executor(owner, self.executor, self.n_jobs)
-        k_values = check_k_range(self.k_range)
-        needed = MIN_POINTS.get(self.selection, 1) if isinstance(self.selection, str) else 1
-        if k_values.size < needed:
-            raise param_error(
-                "k_range",
-                owner,
-                f"at least {needed} values long for selection={self.selection!r}",
-                self.k_range,
-            )
+        check_long_enough(check_k_range(self.k_range), self.selection, self.k_range, owner)
         scoring = self._scoring()
         template = self._template()
         if scoring and (

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ksweep._choosing import MIN_POINTS, Summary, choose_k, needed_scoring, summary
+from ksweep._choosing import Summary, check_long_enough, choose_k, needed_scoring, summary
 from ksweep._results import SweepResult
 from ksweep._sweep import _warn_non_monotonic, seed_entropy, task_seeds
 from ksweep._tasks import TaskRecord
@@ -409,14 +409,7 @@ class SparkKSweep:
             raise param_error(
                 "k_range", owner, "made of ints >= 2 (Spark's KMeans refuses k=1)", self.k_range
             )
-        needed = MIN_POINTS.get(self.selection, 1) if isinstance(self.selection, str) else 1
-        if k_values.size < needed:
-            raise param_error(
-                "k_range",
-                owner,
-                f"at least {needed} values long for selection={self.selection!r}",
-                self.k_range,
-            )
+        check_long_enough(k_values, self.selection, self.k_range, owner)
         return k_values
 
     def _kmeans(self, k: int, seed: int):
