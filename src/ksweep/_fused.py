@@ -279,6 +279,7 @@ def fused_lloyd(
     stop_rule: str = "sklearn",
     init_centers: list[np.ndarray] | None = None,
     threads: int = 1,
+    mean_variance: float | None = None,
 ) -> list[FusedRun]:
     """Fit one Lloyd k-means run per ``(k, seed)`` with shared passes over ``X``.
 
@@ -300,6 +301,9 @@ def fused_lloyd(
     threads : int, default=1
         Threads for the compiled kernels, each on its own runs (the products use
         BLAS's own threads). Results do not depend on it.
+    mean_variance : float, optional
+        X's mean feature variance (the scale of scikit-learn's ``tol``), when the
+        caller has it already.
 
     Returns
     -------
@@ -314,7 +318,9 @@ def fused_lloyd(
     Xc = X - mean
     n = Xc.shape[0]
     x_sq = np.einsum("ij,ij->i", Xc, Xc)
-    tol_abs = float(np.mean(np.var(X, axis=0)) * tol) if stop_rule == "sklearn" else tol
+    if stop_rule == "sklearn" and mean_variance is None:
+        mean_variance = float(np.mean(np.var(X, axis=0)))
+    tol_abs = mean_variance * tol if stop_rule == "sklearn" else tol
     runs = [
         FusedRun(k=int(k), seed=int(s), _rng=np.random.default_rng(int(s)))
         for k, s in zip(ks, seeds, strict=True)
@@ -460,7 +466,12 @@ def fused_unsupported(template: Any, X: Any, score_func: Any) -> str | None:
 
 
 def fit_runs(
-    template: Any, X: np.ndarray, ks: list[int], seeds: list[int], threads: int = 1
+    template: Any,
+    X: np.ndarray,
+    ks: list[int],
+    seeds: list[int],
+    threads: int = 1,
+    mean_variance: float | None = None,
 ) -> list[FusedRun]:
     """The fused runs for ``template``'s k-means settings (X as the sweep validated it)."""
     params = template.get_params(deep=False)
@@ -474,6 +485,7 @@ def fit_runs(
         tol=float(params["tol"]),
         stop_rule="tslearn" if timeseries else "sklearn",
         threads=threads,
+        mean_variance=mean_variance,
     )
 
 
@@ -528,10 +540,12 @@ def run_fused_group(
     """What a worker runs for the fused engine: one group of runs, a record per key."""
     X = resolve_data(data)
     limits = capped_threads(threads) if threads is not None else contextlib.nullcontext()
-    with limits:
-        runs = fit_runs(template, X, ks, seeds, cpu_cores() if threads is None else threads)
-    records = {}
     mean_variance = None if X.ndim == 3 else float(np.mean(np.var(X, axis=0)))
+    with limits:
+        runs = fit_runs(
+            template, X, ks, seeds, cpu_cores() if threads is None else threads, mean_variance
+        )
+    records = {}
     for key, run in zip(keys, runs, strict=True):
         distinct = np.count_nonzero(np.bincount(run.labels, minlength=run.k))
         if distinct < run.k:  # scikit-learn's own warning, word for word
