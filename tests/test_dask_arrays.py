@@ -53,9 +53,8 @@ def test_x_is_never_computed_whole_on_the_client(client, blobs, monkeypatch):
 
     monkeypatch.setattr(distributed.Client, "gather", recording_gather)
     monkeypatch.setattr(da.Array, "__array__", refuse)
-    monkeypatch.setattr(dask_arrays, "SAMPLE_ROWS", 1_000)
     X = da.from_array(blobs, chunks=(15_000, 6))
-    sweep = KSweep(**SWEEP).fit(X)
+    sweep = KSweep(**SWEEP, seeding_sample=1_000).fit(X)
     labels = sweep.predict(X)
     assert isinstance(labels, da.Array)
     assert sweep.score(X) < 0

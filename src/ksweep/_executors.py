@@ -263,6 +263,13 @@ def executor_constraints() -> list:
     ]
 
 
+def check_executor(executor: Any, owner: str) -> None:
+    """Check the ``executor`` parameter alone (a registered name, an Executor, a Client)."""
+    from ksweep._validation import validate_params
+
+    validate_params(owner, {"executor": executor_constraints()}, {"executor": executor})
+
+
 def validate_executor(owner: str, executor: Any, n_jobs: Any) -> None:
     """Check ``executor`` and ``n_jobs`` for ``owner``, in scikit-learn's error style."""
     from ksweep._validation import NONE, NONZERO_INT, validate_params
@@ -308,6 +315,26 @@ def open_backend(
             f"concurrent.futures.Executor. Got {made!r} instead."
         )
     return Backend(made, owned=True, inner_threads=inner_threads)
+
+
+@contextlib.contextmanager
+def backend_session(
+    executor: str | Executor | Any, n_jobs: int | None, inner_threads: int | None
+) -> Iterator[Backend]:
+    """A backend's whole life: open it, cap this process's threads while tasks run, close it.
+
+    Data the body ships is released at the end; an executor ksweep made is shut
+    down, at once (pending tasks cancelled, worker processes terminated) when
+    the body raised.
+    """
+    backend = open_backend(executor, n_jobs, inner_threads)
+    abort = True
+    try:
+        with backend.driver_limits():
+            yield backend
+        abort = False
+    finally:
+        backend.close(abort=abort)
 
 
 class TaskFailed(Exception):

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from ksweep._validation import cluster_count_param
+
 #: tslearn estimators whose ``inertia_`` is a mean over samples, not a sum.
 _MEAN_INERTIA = {"TimeSeriesKMeans", "KShape"}
 
@@ -155,3 +157,20 @@ def within_cluster_sum_of_squares(X: Any, labels: np.ndarray) -> float:
         else:
             total += float(((members - center) ** 2).sum())
     return total
+
+
+def task_params(estimator: Any, k: int, seed: int) -> dict[str, Any]:
+    """The parameters a task sets on its clone: k, a single restart, its seed.
+
+    ``copy_x`` is forced on: tasks running side by side in threads share X, and
+    k-means with ``copy_x=False`` centers X in place while it fits.
+    """
+    params = estimator.get_params(deep=False)
+    out: dict[str, Any] = {cluster_count_param(estimator): int(k)}
+    if params.get("copy_x") is False:
+        out["copy_x"] = True
+    if "n_init" in params:
+        out["n_init"] = 1
+    if "random_state" in params:
+        out["random_state"] = int(seed)
+    return out
