@@ -91,6 +91,20 @@ def _on_workers(blocks: list, split_every: int):
     return reduce
 
 
+def fitted_dask_input(sweep: Any, X: Any):
+    """A fitted sweep's check of a dask array passed to predict, transform or score."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(sweep)
+    X = as_row_chunked(X, type(sweep).__name__)
+    if X.shape[1] != sweep.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(sweep).__name__} is expecting "
+            f"{sweep.n_features_in_} features as input."
+        )
+    return X
+
+
 def sample_rows(X, size: int, seed_sequence) -> np.ndarray:
     """A uniform sample of ``size`` rows of the dask array X (sorted indices), computed."""
     n = X.shape[0]

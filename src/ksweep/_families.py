@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ksweep._validation import cluster_count_param
+from ksweep._validation import cluster_count_param, param_error
 
 #: tslearn estimators whose ``inertia_`` is a mean over samples, not a sum.
 _MEAN_INERTIA = {"TimeSeriesKMeans", "KShape"}
@@ -174,3 +174,20 @@ def task_params(estimator: Any, k: int, seed: int) -> dict[str, Any]:
     if "random_state" in params:
         out["random_state"] = int(seed)
     return out
+
+
+def check_scoring_applies(sweep: Any) -> None:
+    """Refuse criteria (``scoring``, or a criterion as ``selection``) for time series and
+    precomputed distances: the criteria are Euclidean on feature vectors."""
+    template = sweep._template()
+    if sweep._scoring() and (
+        family_of(template, sweep.score_func).timeseries
+        or template.get_params(deep=False).get("metric") == "precomputed"
+    ):
+        raise param_error(
+            "scoring",
+            type(sweep).__name__,
+            "empty for time series and precomputed distances (the criteria are Euclidean "
+            f"on feature vectors, and {type(template).__name__} does not take them)",
+            sweep.scoring if sweep.scoring is not None else sweep.selection,
+        )

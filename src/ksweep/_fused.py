@@ -35,10 +35,15 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 from sklearn.base import clone
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+try:  # private to scikit-learn: what KMeans.fit stores as _n_threads
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+except ImportError:  # pragma: no cover - a scikit-learn that moved it
+    _openmp_effective_n_threads = None
 
 from ksweep._families import task_params
 from ksweep._kernels import kernels, numba_available
+from ksweep._threads import cpu_cores
 
 #: Upper bound on the bytes of one block of distances (rows × Σk of the group).
 BLOCK_BYTES = 32 * 2**20
@@ -526,7 +531,9 @@ def fill_kmeans(model: Any, run: FusedRun, dtype, mean_variance: float) -> Any:
     model.n_iter_ = run.n_iter
     model.n_features_in_ = run.centers.shape[1]
     model._n_features_out = run.k
-    model._n_threads = _openmp_effective_n_threads()
+    model._n_threads = (
+        _openmp_effective_n_threads() if _openmp_effective_n_threads is not None else cpu_cores()
+    )
     model._n_init = 1
     model._algorithm = model.algorithm
     model._tol = mean_variance * model.tol

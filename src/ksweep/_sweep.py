@@ -13,11 +13,11 @@ import os
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, ClusterMixin, MetaEstimatorMixin
 from sklearn.cluster import KMeans
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ksweep._choosing import (
     SCORING_NAMES,
@@ -31,14 +31,15 @@ from ksweep._choosing import (
 from ksweep._dask_arrays import (
     SAMPLE_ROWS,
     DaskArrayRunner,
-    as_row_chunked,
+    fitted_dask_input,
     is_dask_collection,
     predict_dask,
     score_dask,
     transform_dask,
 )
-from ksweep._executors import check_executor, validate_executor
-from ksweep._families import family_of
+from ksweep._executors import ExecutorByReference, check_executor, validate_executor
+from ksweep._families import check_scoring_applies, family_of
+from ksweep._incremental import not_incremental, stream_batch
 from ksweep._local import LocalRunner
 from ksweep._pipeline import Runner, adopt, drive
 
@@ -54,22 +55,17 @@ from ksweep._validation import (
     Constraint,
     Rule,
     check_estimator,
+    check_input,
     check_k_range,
-    check_time_series,
     cluster_count_param,
     instance_of,
     int_at_least,
     options,
-    param_error,
     validate_params,
 )
 from ksweep.criteria import DEFAULT_SILHOUETTE_SAMPLE
 
 _BOOL = Constraint("a bool", lambda v: isinstance(v, bool | np.bool_))
-
-
-def _check_k_range(value: Any, owner: str) -> None:
-    check_k_range(value, owner=owner)
 
 
 def _estimator_has(attr: str):
@@ -85,7 +81,7 @@ def _estimator_has(attr: str):
     return check
 
 
-class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
+class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     """Fit a clusterer for every k in a range, with restarts, and choose k.
 
     Each ``(k, restart)`` pair is one task: a clone of ``estimator`` with its
@@ -234,7 +230,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         "checkpoint": [instance_of(str, os.PathLike, name="str or os.PathLike"), NONE],
         "checkpoint_overwrite": [_BOOL],
         "executor": Checked(check_executor),
-        "k_range": Checked(_check_k_range),
+        "k_range": Checked(lambda value, owner: check_k_range(value, owner=owner)),
         "estimator": Checked(check_estimator),
     }
 
@@ -283,8 +279,6 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
 
     # -- set-up -------------------------------------------------------------------------
 
-    # -- set-up -------------------------------------------------------------------------
-
     def _template(self):
         """The estimator each task clones (KMeans when ``estimator`` is None)."""
         return KMeans() if self.estimator is None else self.estimator
@@ -313,42 +307,11 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         validate_params(owner, self._constraints, self.get_params(deep=False))
         validate_executor(owner, self.executor, self.n_jobs)
         check_long_enough(check_k_range(self.k_range), self.selection, self.k_range, owner)
-        scoring = self._scoring()
-        template = self._template()
-        if scoring and (
-            family_of(template, self.score_func).timeseries
-            or template.get_params(deep=False).get("metric") == "precomputed"
-        ):
-            raise param_error(
-                "scoring",
-                owner,
-                "empty for time series and precomputed distances (the criteria are Euclidean "
-                f"on feature vectors, and {type(template).__name__} does not take them)",
-                self.scoring if self.scoring is not None else self.selection,
-            )
+        check_scoring_applies(self)
 
     def _validate_X(self, X, *, reset: bool):
-        if not family_of(self._template(), self.score_func).timeseries:
-            return validate_data(
-                self,
-                X,
-                reset=reset,
-                accept_sparse="csr" if get_tags(self).input_tags.sparse else False,
-                accept_large_sparse=False,
-                dtype=[np.float64, np.float32],
-                ensure_min_samples=2 if reset else 1,
-            )
-        X = check_time_series(X, owner=type(self).__name__, min_samples=2 if reset else 1)
-        if reset:
-            self.n_features_in_ = X.shape[2]
-        elif X.shape[2] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[2]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        return X
-
-    # -- fit ----------------------------------------------------------------------------
+        timeseries = family_of(self._template(), self.score_func).timeseries
+        return check_input(self, X, reset=reset, timeseries=timeseries)
 
     # -- fit ----------------------------------------------------------------------------
 
@@ -433,8 +396,6 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _learns_incrementally(self) -> bool:
         """For ``available_if``: partial_fit exists for KMeans and estimators with partial_fit."""
-        from ksweep._incremental import not_incremental
-
         why = not_incremental(self.estimator, type(self).__name__)
         if why is not None:
             raise AttributeError(why)
@@ -516,8 +477,6 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         >>> sweep.results_.engine, sweep.predict(X[:3]).shape
         ('incremental', (3,))
         """
-        from ksweep._incremental import stream_batch
-
         state = stream_batch(self, X)
         if state is not None:  # None: the models have not started yet (it warned)
             self._sweep(state)
@@ -546,42 +505,6 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             owner=type(self).__name__,
             stacklevel=stacklevel + 1,
         )
-
-    def _dask_input(self, X):
-        """A fitted sweep's check of a dask array passed to predict, transform or score."""
-        check_is_fitted(self)
-        X = as_row_chunked(X, type(self).__name__)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        return X
-
-    # -- copies -------------------------------------------------------------------------
-
-    def __sklearn_clone__(self):
-        """Clone the parameters, but pass an executor instance or Client by reference.
-
-        An executor holds locks, queues and processes: it cannot be deep-copied,
-        and a clone (``GridSearchCV``, ``cross_val_score``) should use the same one.
-        """
-        params = self.get_params(deep=False)
-        return type(self)(
-            **{
-                name: value
-                if name == "executor" and not isinstance(value, str)
-                else clone(value, safe=False)
-                for name, value in params.items()
-            }
-        )
-
-    def __getstate__(self):
-        """Pickle without an executor instance: the unpickled sweep uses ``"serial"``."""
-        state = super().__getstate__()
-        if not isinstance(state.get("executor"), str):
-            state = {**state, "executor": "serial"}
-        return state
 
     # -- evidence -----------------------------------------------------------------------
 
@@ -647,7 +570,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     def _delegate(self, method: str, X, on_dask):
         """``best_estimator_.<method>(X)``; for a dask array, ``on_dask`` on the workers."""
         if is_dask_collection(X):  # lazy (predict, transform) or computed on the workers
-            return on_dask(self.best_estimator_, self._dask_input(X))
+            return on_dask(self.best_estimator_, fitted_dask_input(self, X))
         check_is_fitted(self)
         return getattr(self.best_estimator_, method)(self._validate_X(X, reset=False))
 

@@ -222,3 +222,35 @@ def check_time_series(X: Any, *, owner: str = "KSweep", min_samples: int = 1) ->
         i = int(np.flatnonzero(step_all[:, 0])[0])
         raise ValueError(f"Input X contains an empty series (all NaN) at position {i}.")
     return arr
+
+
+def check_input(estimator: Any, X: Any, *, reset: bool, timeseries: bool):
+    """X for ``fit`` (``reset``) or for predict, transform and score of a fitted sweep.
+
+    Feature vectors go through scikit-learn's ``validate_data`` (sparse CSR where
+    the estimator takes it); time series through :func:`check_time_series`, with
+    ``n_features_in_`` their number of dimensions.
+    """
+    from sklearn.utils import get_tags
+    from sklearn.utils.validation import validate_data
+
+    owner = type(estimator).__name__
+    if not timeseries:
+        return validate_data(
+            estimator,
+            X,
+            reset=reset,
+            accept_sparse="csr" if get_tags(estimator).input_tags.sparse else False,
+            accept_large_sparse=False,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=2 if reset else 1,
+        )
+    X = check_time_series(X, owner=owner, min_samples=2 if reset else 1)
+    if reset:
+        estimator.n_features_in_ = X.shape[2]
+    elif X.shape[2] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[2]} features, but {owner} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    return X
