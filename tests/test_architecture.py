@@ -134,3 +134,18 @@ def test_fit_dask_fit_and_partial_fit_go_through_the_shared_stages(stages):
     for batch in np.array_split(X, 3):
         sweep.partial_fit(batch)
     assert stages["assemble"] == ["fused", "independent", "dask"] + ["incremental"] * 3
+
+
+def test_warnings_of_the_shared_stages_name_the_callers_line():
+    X, _ = make_blobs(n_samples=300, centers=3, n_features=2, random_state=0)
+    rising = KSweep(
+        k_range=[2, 3, 4], n_init=1, random_state=0, score_func=lambda est, X: est.n_clusters
+    )
+    no_choice = KSweep(k_range=[2, 3, 4], n_init=1, random_state=0, selection=lambda k, r: None)
+    with pytest.warns(UserWarning) as caught:
+        rising.fit(X)
+        rising.extend(X, k_range=[5])
+        no_choice.fit(da.from_array(X, chunks=100))
+    names = {w.category.__name__ for w in caught}
+    assert {"NonMonotonicWarning", "NoElbowWarning"} <= names
+    assert {w.filename for w in caught} == {__file__}

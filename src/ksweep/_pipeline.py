@@ -19,12 +19,13 @@ import dataclasses
 import os
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from ksweep._choosing import choose_k
 from ksweep._results import SweepResult, restart_rank
 from ksweep._seeding import reference_key, seed_of, task_key, task_seeds
 from ksweep._tasks import TaskRecord
@@ -286,20 +287,29 @@ def drive(plan: Plan, runner: Runner) -> Fitted:
 def adopt(
     front: Any,
     fitted: Fitted,
-    choose: Callable[[np.ndarray, SweepResult, int], tuple[Any, int]],
     *,
     models_attr: str = "estimators_",
     best_attr: str = "best_estimator_",
+    **selection_options: Any,
 ) -> None:
     """Choose k and make the front end that model: ``results_``, ``elbow_``, ``best_k_``,
     the models, and ``labels_`` and ``cluster_centers_`` where the model has them.
 
-    ``choose(k_values, results, stacklevel)`` is the front end's selection.
+    k is chosen by ``front.selection`` on ``front.elbow_scale`` (``choose_k``; a named
+    method that finds no k warns and gives the largest k), with ``selection_options``.
     """
     results = fitted.results
     front.results_ = results  # kept, with the models, when the selection raises
     setattr(front, models_attr, fitted.models)
-    elbow, best_k = choose(results["k"], results, user_stacklevel() + 1)
+    elbow, best_k = choose_k(
+        front.selection,
+        results["k"],
+        results,
+        front.elbow_scale,
+        owner=type(front).__name__,
+        stacklevel=user_stacklevel() + 1,
+        **selection_options,
+    )
     best = fitted.models[best_k]
     front.elbow_, front.best_k_ = elbow, best_k
     setattr(front, best_attr, best)

@@ -10,7 +10,7 @@ the shared stages of :mod:`ksweep._pipeline` (plan, run, assemble, choose, adopt
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, MetaEstimatorMixin
@@ -24,7 +24,6 @@ from ksweep._choosing import (
     SELECTION_NAMES,
     Summary,
     check_long_enough,
-    choose_k,
     needed_scoring,
     summary,
 )
@@ -490,21 +489,10 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
 
     def _sweep(self, runner: Runner):
         """The shared stages: plan, run, assemble (``drive``), then choose k and adopt."""
-        adopt(self, drive(runner.plan(), runner), self._choose)
+        adopt(self, drive(runner.plan(), runner))
         self.__dict__.update(runner.input_attrs)
         self._memory = runner.memory
         return self
-
-    def _choose(self, k_values: np.ndarray, results, stacklevel: int) -> tuple[Any, int]:
-        """Run the selection method; if it finds no k, warn and fall back to the largest k."""
-        return choose_k(
-            self.selection,
-            k_values,
-            results,
-            self.elbow_scale,
-            owner=type(self).__name__,
-            stacklevel=stacklevel + 1,
-        )
 
     # -- evidence -----------------------------------------------------------------------
 

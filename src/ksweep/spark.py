@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ksweep._choosing import Summary, check_long_enough, choose_k, needed_scoring, summary
+from ksweep._choosing import Summary, check_long_enough, needed_scoring, summary
 from ksweep._pipeline import Plan, adopt, drive
 from ksweep._seeding import seed_entropy
 from ksweep._spark import (
@@ -376,22 +376,11 @@ class SparkKSweep:
         with cached_features(df, self.features_col, self.cache, owner) as data:
             runner = SparkRunner(self, data, k_values)
             fitted = drive(plan, runner)
-        adopt(self, fitted, self._choose, models_attr="models_", best_attr="best_model_")
+        adopt(self, fitted, models_attr="models_", best_attr="best_model_")
         self.n_rows_ = int(runner.n_rows)
         self.cluster_centers_ = np.array([np.asarray(c) for c in self.best_model_.clusterCenters()])
         self.n_features_in_ = int(self.cluster_centers_.shape[1])
         return self
-
-    def _choose(self, k_values: np.ndarray, results, stacklevel: int) -> tuple[Any, int]:
-        """Run the selection method; if it finds no k, warn and use the largest k."""
-        return choose_k(
-            self.selection,
-            k_values,
-            results,
-            self.elbow_scale,
-            owner=type(self).__name__,
-            stacklevel=stacklevel + 1,
-        )
 
     # -- evidence -----------------------------------------------------------------------
 
