@@ -150,7 +150,7 @@ def test_default_fused_sweep_uses_every_core(X, monkeypatch):
         seen.append((backend.kind, backend.workers, backend.inner_threads))
         return backend
 
-    monkeypatch.setattr("ksweep._sweep.open_backend", spy)
+    monkeypatch.setattr("ksweep._executors.open_backend", spy)
     _cores(monkeypatch, 2)
     with threadpool_limits(limits=64):
         sweep = _sweep(X)
@@ -193,7 +193,7 @@ def test_independent_results_identical_on_one_core_and_all(X, monkeypatch):
         seen.append(backend.kind)
         return backend
 
-    monkeypatch.setattr("ksweep._sweep.open_backend", spy)
+    monkeypatch.setattr("ksweep._executors.open_backend", spy)
     every = _sweep(X, engine="independent")
     assert seen[0] == "processes"
     _assert_same_results(one, every)

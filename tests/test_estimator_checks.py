@@ -52,6 +52,7 @@ def test_default_k_range_is_an_immutable_range():
         "elbow_scale": "auto",
         "scoring": None,
         "silhouette_sample": 10_000,
+        "seeding_sample": 20_000,
         "gap_references": 10,
         "gap_reference": "uniform",
         "score_func": None,

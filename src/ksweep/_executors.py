@@ -81,11 +81,11 @@ class ReusableProcessPool(Executor):
     _lock = threading.Lock()
 
     def __init__(self, max_workers: int, idle_timeout: float = 300.0):
-        from joblib.externals.loky.process_executor import ProcessPoolExecutor as LokyPool
+        from joblib.externals.loky import ProcessPoolExecutor as LokyPool
 
         with self._lock:
             pool = self._pools.get(max_workers)
-            if pool is None or pool._flags.broken or pool._flags.shutdown:
+            if pool is None or not _usable(pool):
                 pool = LokyPool(max_workers=max_workers, timeout=idle_timeout)
                 self._pools[max_workers] = pool
         self._pool = pool
@@ -100,6 +100,13 @@ class ReusableProcessPool(Executor):
                 if self._pools.get(self._max_workers) is self._pool:
                     del self._pools[self._max_workers]
             self._pool.shutdown(wait=wait, kill_workers=True)
+
+
+def _usable(pool: Any) -> bool:
+    """Whether a loky pool is neither broken nor shut down (loky's private flags; a loky
+    without them gives a pool that is reused until a submit fails, then replaced)."""
+    flags = getattr(pool, "_flags", None)
+    return not (getattr(flags, "broken", None) or getattr(flags, "shutdown", False))
 
 
 def _processes(n_jobs: int | None) -> Executor:
@@ -272,6 +279,37 @@ def _classify(executor: Executor) -> tuple[str, int]:
     return "other", int(workers or cpu_cores())
 
 
+class ExecutorByReference:
+    """For an estimator with an ``executor`` parameter: clones share an executor instance,
+    pickles leave it out.
+
+    An executor holds locks, queues and processes: it cannot be deep-copied, and a
+    clone (``GridSearchCV``, ``cross_val_score``) should use the same one. An
+    unpickled estimator uses ``"auto"``.
+    """
+
+    def __sklearn_clone__(self):
+        """Clone the parameters, but pass an executor instance or Client by reference."""
+        from sklearn.base import clone
+
+        params = self.get_params(deep=False)
+        return type(self)(
+            **{
+                name: value
+                if name == "executor" and not isinstance(value, str)
+                else clone(value, safe=False)
+                for name, value in params.items()
+            }
+        )
+
+    def __getstate__(self):
+        """Pickle without an executor instance: the unpickled sweep uses ``"auto"``."""
+        state = super().__getstate__()
+        if not isinstance(state.get("executor"), str):
+            state = {**state, "executor": "auto"}
+        return state
+
+
 def executor_constraints() -> list:
     """What the ``executor`` parameter accepts, for ``validate_params``."""
     from ksweep._validation import Constraint, instance_of
@@ -285,6 +323,13 @@ def executor_constraints() -> list:
         instance_of(Executor, name="concurrent.futures.Executor"),
         Constraint("a distributed.Client", is_dask_client),
     ]
+
+
+def check_executor(executor: Any, owner: str) -> None:
+    """Check the ``executor`` parameter alone (a registered name, an Executor, a Client)."""
+    from ksweep._validation import validate_params
+
+    validate_params(owner, {"executor": executor_constraints()}, {"executor": executor})
 
 
 def validate_executor(owner: str, executor: Any, n_jobs: Any) -> None:
@@ -361,6 +406,29 @@ def _open(executor: Any, n_jobs: int | None, inner_threads: Any) -> Backend:
             f"concurrent.futures.Executor. Got {made!r} instead."
         )
     return Backend(made, owned=True, inner_threads=inner_threads)
+
+
+@contextlib.contextmanager
+def backend_session(
+    executor: str | Executor | Any,
+    n_jobs: int | None,
+    inner_threads: int | str | None,
+    **plan: Any,
+) -> Iterator[Backend]:
+    """A backend's whole life: open it, cap this process's threads while tasks run, close it.
+
+    ``plan`` (``engine``, ``n_tasks``, ``work``) goes to :func:`open_backend`. Data
+    the body ships is released at the end; an executor ksweep made is shut down, at
+    once (pending tasks cancelled, worker processes terminated) when the body raised.
+    """
+    backend = open_backend(executor, n_jobs, inner_threads, **plan)
+    abort = True
+    try:
+        with backend.driver_limits():
+            yield backend
+        abort = False
+    finally:
+        backend.close(abort=abort)
 
 
 class TaskFailed(Exception):

@@ -35,18 +35,21 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics.pairwise import euclidean_distances
 
 from ksweep._families import within_cluster_sum_of_squares
-from ksweep._results import SweepResult
-from ksweep._sweep import seed_entropy, task_seeds
+from ksweep._pipeline import Plan, Runner, n_restarts_for, user_stacklevel
+from ksweep._seeding import HOLDOUT_KEY, seed_entropy
+from ksweep._tasks import TaskRecord
 from ksweep._threads import capped_threads
-from ksweep._validation import cluster_count_param, param_error
+from ksweep._validation import check_k_range, cluster_count_param, param_error
 from ksweep.exceptions import InvalidParameterError
 
 #: Probability that a row of the stream is a holdout candidate.
@@ -54,8 +57,8 @@ HOLDOUT_FRACTION = 0.1
 #: The most rows the held-back sample keeps (a reservoir over the candidates).
 HOLDOUT_MAX = 10_000
 #: The holdout's SeedSequence spawn key: one int long, unlike the (k, restart) task keys,
-#: and not the gap statistic's (0,).
-HOLDOUT_SPAWN_KEY = (1,)
+#: and not the gap statistic's (0,) (see ``ksweep._seeding``).
+HOLDOUT_SPAWN_KEY = HOLDOUT_KEY
 #: Parameters that must not change between the partial_fit calls of one stream.
 STREAM_PARAMS = ("estimator", "k_range", "n_init", "random_state", "score_func")
 #: Selection methods that read only the inertia per k (criteria need the whole data set).
@@ -186,8 +189,12 @@ class HeldOutSample:
         return np.concatenate(train) if len(train) > 1 else train[0]
 
 
-class IncrementalSweep:
+class IncrementalSweep(Runner):
     """One model per (k, restart), updated batch by batch, scored on a held-back sample.
+
+    The stream's runner: after each batch, :meth:`run` scores every model on the
+    held-back rows, and the shared stages (``ksweep._pipeline.drive``) assemble
+    the results, keep the best restart of each k and choose k.
 
     Parameters
     ----------
@@ -198,17 +205,21 @@ class IncrementalSweep:
         The k values (from ``check_k_range``).
     """
 
+    engine = "incremental"
+    warn_rising = False  # flagged in results_["non_monotonic"]; a stream warns for nothing
+
     def __init__(self, sweep: Any, k_values: np.ndarray):
-        owner = type(sweep).__name__
+        owner = self.owner = type(sweep).__name__
         check_stream_params(sweep)
         self.template, self.count_param = incremental_template(sweep.estimator, owner)
-        self.n_restarts = sweep._n_restarts(self.template)
+        self.n_restarts = n_restarts_for(self.template, sweep.n_init)
         self.k_values = k_values
         self.params = {name: repr(sweep.get_params(deep=False)[name]) for name in STREAM_PARAMS}
         self.score_func = sweep.score_func
         self.inner_threads = sweep.inner_threads
         self.entropy = seed_entropy(sweep.random_state)
-        self.seeds = task_seeds(self.entropy, k_values, self.n_restarts)
+        self.stream_plan = Plan(k_values, self.n_restarts, self.entropy)
+        self.seeds = self.stream_plan.seeds
         seeded = "random_state" in self.template.get_params(deep=False)
         self.models = [
             [
@@ -228,7 +239,7 @@ class IncrementalSweep:
         self._buffer: list[np.ndarray] = []
         self.dtype: np.dtype | None = None
         self.input_attrs: dict[str, Any] = {}  # n_features_in_ (and feature_names_in_)
-        self.results: SweepResult | None = None  # the results_ this stream last set
+        self.results: Any = None  # the results_ this stream last set
 
     def check_unchanged(self, sweep: Any) -> None:
         """Raise if a parameter the stream was started with has changed since."""
@@ -304,40 +315,97 @@ class IncrementalSweep:
             )
         return within_cluster_sum_of_squares(rows, np.asarray(model.predict(rows)))
 
-    def result(self, owner: str = "KSweep") -> SweepResult:
-        """The sweep so far: holdout inertia per (k, restart), steps, seconds, seeds."""
-        with self.limits():
-            inertia = [[self._holdout_inertia(m, owner) for m in row] for row in self.models]
-        raw = [[float(getattr(m, "inertia_", np.nan)) for m in row] for row in self.models]
-        n_k = self.k_values.size
-        return SweepResult(
-            self.k_values,
-            {
-                "inertia": inertia,
-                "raw_inertia": raw,
-                "n_iter": np.full(self.seeds.shape, self.n_steps),
-                "fit_time": self.fit_time.copy(),
-                "seed": self.seeds,
-            },
-            inertia_definition=(
-                "sum of squared Euclidean distances of the "
-                f"{self.holdout.size} held-back rows to the closest center"
-                if self.score_func is None
-                else "score_func(model, held-back rows)"
-            ),
-            engine="incremental",
-            columns={
-                "n_holdout": np.full(n_k, self.holdout.size, dtype=np.int64),
-                "n_trained": np.full(n_k, self.n_trained, dtype=np.int64),
-            },
+    # -- the runner's stages ------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        return self.stream_plan
+
+    @property
+    def inertia_definition(self) -> str:
+        if self.score_func is not None:
+            return "score_func(model, held-back rows)"
+        return (
+            "sum of squared Euclidean distances of the "
+            f"{self.holdout.size} held-back rows to the closest center"
         )
 
-    def best_models(self, result: SweepResult) -> dict[int, Any]:
-        """k -> the model of the restart with the lowest holdout inertia."""
+    def run(self, plan: Plan) -> dict[tuple, TaskRecord]:
+        """Every model as it is now, scored on the held-back rows (holdout inertia)."""
+        with self.limits():
+            inertia = [[self._holdout_inertia(m, self.owner) for m in row] for row in self.models]
         return {
-            int(k): self.models[i][int(r)]
-            for i, (k, r) in enumerate(zip(result["k"], result["best_restart"], strict=True))
+            (int(k), r): TaskRecord(
+                inertia=inertia[i][r],
+                raw_inertia=float(getattr(model, "inertia_", np.nan)),
+                n_iter=self.n_steps,
+                fit_time=float(self.fit_time[i, r]),
+                estimator=model,
+            )
+            for i, (k, row) in enumerate(zip(plan.k_values, self.models, strict=True))
+            for r, model in enumerate(row)
         }
+
+    def columns(self, plan: Plan, results, records, models, labels) -> dict[str, np.ndarray]:
+        """How many rows the holdout holds and the models were trained on."""
+        n_k = plan.k_values.size
+        return {
+            "n_holdout": np.full(n_k, self.holdout.size, dtype=np.int64),
+            "n_trained": np.full(n_k, self.n_trained, dtype=np.int64),
+        }
+
+
+_FITTED = (
+    "results_", "best_k_", "best_estimator_", "estimators_", "elbow_", "labels_",
+    "cluster_centers_", "n_features_in_", "feature_names_in_",
+)  # fmt: skip
+
+
+def stream_batch(sweep: Any, X: Any) -> IncrementalSweep | None:
+    """Feed one batch to ``sweep``'s stream (the first call, or one after ``fit``, starts
+    one); return the stream's runner, or None (with a warning) while it cannot run yet."""
+    owner = type(sweep).__name__
+    if sparse.issparse(X):
+        raise TypeError(
+            f"{owner}.partial_fit takes dense batches; got a sparse {type(X).__name__}. "
+            "Convert each batch with .toarray(), or use fit for sparse data."
+        )
+    state = getattr(sweep, "_incremental", None)
+    if state is None or state.results is not getattr(sweep, "results_", None):
+        sweep._check_params()
+        state = IncrementalSweep(sweep, check_k_range(sweep.k_range))
+        for name in _FITTED:
+            sweep.__dict__.pop(name, None)  # a new stream replaces the fitted sweep
+        sweep._memory = None
+        X = sweep._validate_X(X, reset=True)
+        state.input_attrs = {
+            name: getattr(sweep, name)
+            for name in ("n_features_in_", "feature_names_in_")
+            if hasattr(sweep, name)
+        }
+        sweep._incremental = state
+    else:
+        state.check_unchanged(sweep)
+        sweep.__dict__.update(state.input_attrs)
+        try:
+            X = sweep._validate_X(X, reset=False)
+        finally:
+            if not state.ready:
+                for name in state.input_attrs:
+                    sweep.__dict__.pop(name, None)
+    state.update(X)
+    if state.ready:
+        return state
+    for name in state.input_attrs:  # not fitted until there are results
+        sweep.__dict__.pop(name, None)
+    warnings.warn(
+        f"{owner}.partial_fit has {state.n_buffered} row(s) to train on and "
+        f"{state.holdout.size} held back: the models start once there are "
+        f"{int(state.k_values[-1])} (the largest k) and 1 held back. The sweep is not "
+        "fitted yet.",
+        UserWarning,
+        stacklevel=user_stacklevel(),
+    )
+    return None
 
 
 __all__ = [
@@ -348,4 +416,5 @@ __all__ = [
     "check_stream_params",
     "incremental_template",
     "not_incremental",
+    "stream_batch",
 ]
