@@ -54,22 +54,36 @@ def engine_for(sweep: Any, template: Any, X: Any) -> str:
     )
 
 
-def _group_tasks(template, handles: dict, plan: list, threads, family):
-    """Fused-engine tasks: all k of a few restarts each (about ``GROUP_CENTERS`` centers).
+def _fused_groups(plan: list) -> dict[tuple[int, int], list]:
+    """The fused engine's groups: all k of a few restarts each (about ``GROUP_CENTERS`` centers).
 
     The grouping depends only on the k values and restarts planned, never on the
-    executor, so ``results_`` is the same on every executor.
+    executor or the cores, so ``results_`` is the same on every executor.
     """
     total_k = sum({k for _, _, k, _ in plan})
     per_group = max(1, round(GROUP_CENTERS / total_k))
     groups: dict[tuple[int, int], list] = {}
     for key, index, k, seed in plan:
         groups.setdefault((index, key[1] // per_group), []).append((key, k, seed))
+    return groups
+
+
+def _group_tasks(template, handles: dict, groups: dict, threads, family):
+    """Fused-engine tasks, one per group of :func:`_fused_groups`."""
     for (index, _), members in groups.items():
         keys, ks, seeds = (list(column) for column in zip(*members, strict=True))
         restarts = tuple(sorted({key[1] for key in keys}))
         args = (template, handles[index], keys, ks, seeds, threads, family)
         yield ("fused", index, restarts, tuple(ks)), run_fused_group, args
+
+
+def _work(X, template) -> float:
+    """Rows × features of X (× series length for DTW), the unit of ``AUTO_PROCESSES_WORK``."""
+    size = X.nnz if sparse.issparse(X) else X.size
+    metric = template.get_params(deep=False).get("metric")
+    if X.ndim == 3 and metric in ("dtw", "softdtw"):
+        size *= X.shape[1]
+    return float(size)
 
 
 def _progress_bar(progress: bool, total: int):
@@ -313,12 +327,20 @@ class LocalRunner(Runner):
         bar = _progress_bar(sweep.progress, len(tasks))  # a missing tqdm fails before any start
         seeds = {task.key: task.seed for task in tasks}
         try:
-            with backend_session(sweep.executor, sweep.n_jobs, sweep.inner_threads) as backend:
+            groups = _fused_groups(tasks) if self.engine == "fused" else None
+            with backend_session(
+                sweep.executor,
+                sweep.n_jobs,
+                sweep.inner_threads,
+                engine=self.engine,
+                n_tasks=len(tasks) if groups is None else len(groups),
+                work=_work(self.datasets[0], self.template) * sum(task.k for task in tasks),
+            ) as backend:
                 used = sorted({task.dataset for task in tasks})
                 handles = {index: backend.ship(self.datasets[index]) for index in used}
                 threads = backend.inner_threads
-                if self.engine == "fused":
-                    jobs = _group_tasks(self.template, handles, tasks, threads, self.family)
+                if groups is not None:
+                    jobs = _group_tasks(self.template, handles, groups, threads, self.family)
                 else:
                     common = (threads, self.family, sweep.score_func)
                     jobs = (

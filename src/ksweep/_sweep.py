@@ -111,19 +111,27 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         Root of the seeds. The seed of each ``(k, restart)`` is derived from
         it with ``numpy.random.SeedSequence`` before any task runs, so an int
         gives identical ``results_`` on every executor and in any task order.
-    executor : str, concurrent.futures.Executor or distributed.Client, default="serial"
-        Where tasks run: ``"serial"``, ``"threads"``, ``"processes"``,
+    executor : str, concurrent.futures.Executor or distributed.Client, default="auto"
+        Where tasks run. "auto" uses every core this process may use (CPU
+        affinity, cgroup quotas, an enclosing ``threadpoolctl`` limit or
+        ``joblib.parallel_config``): the fused engine runs in this process, its
+        tasks side by side in threads sharing the cores; independent fits run in
+        a warm pool of worker processes when the sweep is large enough to pay
+        back its start-up (rows × features × the k of every task ≥ 10⁹, about
+        two seconds of one core's fitting), and one after another in this
+        process otherwise. The choice never changes ``results_``. Or a name:
+        ``"serial"``, ``"threads"``, ``"processes"``,
         ``"dask"`` (the current ``distributed.Client``, else a local cluster
         that ksweep starts and closes), another registered name (see
         :func:`ksweep.register_executor`), any executor instance (loky's,
         ``ProcessPoolExecutor``, ``Client.get_executor()``) or a
         ``distributed.Client``. ksweep never shuts down an executor or closes
         a Client it was given. An executor instance is shared by clones and left
-        out of pickles (an unpickled sweep uses ``"serial"``).
+        out of pickles (an unpickled sweep uses ``"auto"``).
     n_jobs : int or None, default=None
-        Workers of an executor made from a name: None or -1 for every core,
-        -2 for all but one, and so on. Ignored by ``"serial"``, by executor
-        instances and by an existing Client.
+        Cores for ``"auto"`` and workers of an executor made from a name: None
+        or -1 for every core, -2 for all but one, and so on. Ignored by
+        ``"serial"``, by executor instances and by an existing Client.
     engine : {"auto", "fused", "independent"}, default="auto"
         How the k-means fits run. "independent": one fit of the estimator per
         ``(k, restart)`` task. "fused": for scikit-learn's ``KMeans``
@@ -134,12 +142,15 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         restart at least), so restarts still spread over the executor's
         workers. "auto" uses "fused" where it applies and
         "independent" elsewhere; ``results_.engine`` says which ran.
-    inner_threads : int or None, default=1
-        Native (BLAS and OpenMP) threads each fit may use. Parallelism comes
-        from running tasks side by side, so one thread per task keeps
-        workers × threads within the cores and makes ``results_``
-        bit-identical on every executor (k-means sums in a thread-count
-        dependent order). None leaves the libraries' defaults.
+    inner_threads : "auto", int or None, default="auto"
+        Native (BLAS, OpenMP and the fused kernels') threads each task may use.
+        "auto": for the fused engine, the cores are shared by the tasks running
+        at once (one task alone gets them all; the fused engine's results do not
+        depend on its thread count); independent fits get one thread each and
+        their parallelism comes from running tasks side by side, which keeps
+        ``results_`` bit-identical on every executor (scikit-learn's k-means sums
+        in a thread-count dependent order). An int caps every task at that many;
+        None leaves the libraries' defaults.
     progress : bool, default=False
         Show a tqdm progress bar over tasks as they complete (needs tqdm).
     selection : {"kneedle", "two_segment"} or callable, default="kneedle"
@@ -205,7 +216,7 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         "n_init": [int_at_least(1)],
         "random_state": [RANDOM_STATE, NONE],
         "n_jobs": [NONZERO_INT, NONE],
-        "inner_threads": [int_at_least(1), NONE],
+        "inner_threads": [options("auto"), int_at_least(1), NONE],
         "engine": [options("auto", "fused", "independent")],
         "score_func": [CALLABLE, NONE],
         "progress": [_BOOL],
@@ -240,10 +251,10 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         k_range=range(2, 11),
         n_init=10,
         random_state=None,
-        executor="serial",
+        executor="auto",
         n_jobs=None,
         engine="auto",
-        inner_threads=1,
+        inner_threads="auto",
         progress=False,
         selection="kneedle",
         elbow_scale="auto",
