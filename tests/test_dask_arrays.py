@@ -39,19 +39,25 @@ def test_dask_sweep_picks_the_true_k_within_one_percent_of_in_memory(fitted, blo
     assert fitted.best_estimator_.cluster_centers_.shape == (5, 6)
 
 
-def test_x_is_never_computed_whole_on_the_client(client, blobs, monkeypatch):
-    received = []
+@pytest.fixture
+def received(monkeypatch):
+    """The size of everything the Client gathers (brings to the client), in order."""
+    sizes = []
     gather = distributed.Client.gather
 
     def recording_gather(self, futures, *args, **kwargs):
         result = gather(self, futures, *args, **kwargs)
-        received.append(sizeof(result))
+        sizes.append(sizeof(result))
         return result
 
+    monkeypatch.setattr(distributed.Client, "gather", recording_gather)
+    return sizes
+
+
+def test_x_is_never_computed_whole_on_the_client(client, blobs, received, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("X was turned into a numpy array on the client")
 
-    monkeypatch.setattr(distributed.Client, "gather", recording_gather)
     monkeypatch.setattr(da.Array, "__array__", refuse)
     X = da.from_array(blobs, chunks=(15_000, 6))
     sweep = KSweep(**SWEEP, seeding_sample=1_000).fit(X)
@@ -166,19 +172,10 @@ def test_extend_refuses_a_dask_array_instead_of_loading_it(fitted, blobs):
 
 
 def test_the_client_receives_one_array_per_iteration_whatever_the_chunk_count(
-    client, blobs, monkeypatch
+    client, blobs, received, monkeypatch
 ):
     """Partial sums are added up on the workers: at 256 chunks the client receives per
     Lloyd pass what it receives at 16, one statistics array (not one per chunk)."""
-    received = []
-    gather = distributed.Client.gather
-
-    def recording_gather(self, futures, *args, **kwargs):
-        result = gather(self, futures, *args, **kwargs)
-        received.append(sizeof(result))
-        return result
-
-    monkeypatch.setattr(distributed.Client, "gather", recording_gather)
     on_workers = dask_arrays._on_workers
     per_pass: dict[int, list[int]] = {}
     array_bytes: list[int] = []
