@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,17 @@ class SelectionResult:
             statistic_name="none",
             reason=reason,
         )
+
+
+def check_nonnegative_real(value: Any, name: str, func: str) -> float:
+    """``value`` as a float, or a ValueError naming the argument unless it is finite and >= 0."""
+    real = isinstance(value, Real) and not isinstance(value, bool)
+    if not (real and np.isfinite(value) and value >= 0):
+        raise ValueError(
+            f"The '{name}' argument of {func} must be a finite real number >= 0. "
+            f"Got {value!r} instead."
+        )
+    return float(value)
 
 
 def as_real_1d(values, name: str, func: str) -> np.ndarray:
