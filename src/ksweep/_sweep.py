@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ksweep._checkpoint import Checkpoint, fingerprint_data, task_payload
 from ksweep._choosing import (
+    DEFAULT_GAP_RULE,
     SCORING_NAMES,
     SELECTION_NAMES,
     Summary,
@@ -52,6 +53,7 @@ from ksweep._tasks import TaskRecord, run_task, task_params
 from ksweep._validation import (
     CALLABLE,
     NONE,
+    NONNEGATIVE_REAL,
     NONZERO_INT,
     RANDOM_STATE,
     Constraint,
@@ -70,6 +72,7 @@ from ksweep.exceptions import (
     SweepInterrupted,
     SweepTaskError,
 )
+from ksweep.gap import GAP_RULES
 
 
 def _estimator_has(attr: str):
@@ -281,9 +284,15 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         dependent order). None leaves the libraries' defaults.
     progress : bool, default=False
         Show a tqdm progress bar over tasks as they complete (needs tqdm).
-    selection : {"kneedle", "two_segment"} or callable, default="kneedle"
-        How ``best_k_`` is chosen from the best inertia per k. A callable
-        receives ``(k, inertia)`` arrays and returns an object with a ``k``
+    selection : str or callable, default="kneedle"
+        How ``best_k_`` is chosen: "kneedle" or "two_segment" (elbow of the
+        best inertia per k), "silhouette", "calinski_harabasz",
+        "davies_bouldin", "gap" (computed for the purpose), "bic" (mixtures),
+        or "vote" (each of those computed casts one vote, the most voted k
+        wins, a tie goes to the k of the first of them in that order; the
+        three cheap criteria are computed for it, the gap only when
+        ``scoring`` names it). A callable
+        receives ``(k, results_)`` and returns an object with a ``k``
         attribute (such as :class:`ksweep.SelectionResult`) or an int. When
         the method finds no k, a :class:`~ksweep.exceptions.NoElbowWarning`
         is issued and the largest k is used.
@@ -299,6 +308,14 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         ``score_func(fitted_estimator, X) -> float``, lower is better: the
         inertia of each fit, for estimators ksweep cannot score itself (no
         ``inertia_``, labels or ``predict``) or to use another objective.
+    gap_rule : {"firstSEmax", "Tibs2001SEmax", "globalSEmax", "firstmax", "globalmax"}, \
+default="Tibs2001SEmax"
+        How the gap statistic's k is read from its curve: the rules of R's
+        ``cluster::maxSE`` (see :func:`ksweep.gap.gap_rule_index`). The default
+        is the paper's rule, the most accurate of the five on
+        ``benchmarks/selection_accuracy.py``.
+    gap_se_factor : float, default=1.0
+        R's ``SE.factor``: how many standard errors the gap's SE rules allow.
 
     Attributes
     ----------
@@ -356,6 +373,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         "silhouette_sample": [int_at_least(2), NONE],
         "gap_references": [int_at_least(1)],
         "gap_reference": [options("uniform", "pca")],
+        "gap_rule": [options(*GAP_RULES)],
+        "gap_se_factor": [NONNEGATIVE_REAL],
         "checkpoint": [instance_of(str, os.PathLike, name="str or os.PathLike"), NONE],
         "checkpoint_overwrite": [Constraint("a bool", lambda v: isinstance(v, bool | np.bool_))],
     }
@@ -378,6 +397,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         silhouette_sample=DEFAULT_SILHOUETTE_SAMPLE,
         gap_references=10,
         gap_reference="uniform",
+        gap_rule=DEFAULT_GAP_RULE,
+        gap_se_factor=1.0,
         score_func=None,
         checkpoint=None,
         checkpoint_overwrite=False,
@@ -397,6 +418,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self.silhouette_sample = silhouette_sample
         self.gap_references = gap_references
         self.gap_reference = gap_reference
+        self.gap_rule = gap_rule
+        self.gap_se_factor = gap_se_factor
         self.score_func = score_func
         self.checkpoint = checkpoint
         self.checkpoint_overwrite = checkpoint_overwrite
@@ -1024,6 +1047,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             self.elbow_scale,
             owner=type(self).__name__,
             stacklevel=5,
+            gap_rule=self.gap_rule,
+            gap_se_factor=self.gap_se_factor,
         )
 
     # -- copies -------------------------------------------------------------------------
@@ -1057,7 +1082,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         """What every applicable selection method chooses on this sweep, side by side.
 
         The elbow detectors always, each criterion in ``results_``, the gap
-        statistic when it was computed, BIC for mixtures. ``str()`` of the
+        statistic when it was computed, BIC for mixtures, and last the
+        ``"vote"`` of all of them, whose reason is the tally. ``str()`` of the
         result is a table; ``.chosen()`` maps each method to its k.
 
         Returns
@@ -1072,11 +1098,21 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         >>> X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
         >>> sweep = KSweep(k_range=range(2, 7), n_init=2, random_state=0).fit(X)
         >>> summary = sweep.summary()
-        >>> sorted(summary), summary["kneedle"].k
-        (['kneedle', 'two_segment'], 3)
+        >>> list(summary), summary["kneedle"].k
+        (['kneedle', 'two_segment', 'vote'], 3)
+        >>> summary["vote"].reason  # a tie goes to the first voter's k
+        'k=3 has 1 of 2 votes (kneedle); k=4: 1 (two_segment)'
         """
         check_is_fitted(self)
-        return Summary(summary(self.results_["k"], self.results_, self.elbow_scale))
+        return Summary(
+            summary(
+                self.results_["k"],
+                self.results_,
+                self.elbow_scale,
+                gap_rule=self.gap_rule,
+                gap_se_factor=self.gap_se_factor,
+            )
+        )
 
     def plot(self, ax=None):
         """Plot the sweep: inertia per k with its spread over restarts, the chosen k marked.
