@@ -22,7 +22,9 @@ __all__ = ["GAP_RULES", "gap_rule_index", "gap_statistic", "reference_datasets"]
 GAP_RULES = ("firstSEmax", "Tibs2001SEmax", "globalSEmax", "firstmax", "globalmax")
 
 
-def reference_datasets(X, n_references, *, method="uniform", random_state=None) -> list:
+def reference_datasets(
+    X, n_references, *, method="uniform", random_state=None, n_samples=None
+) -> list:
     """Draw the null-reference data sets of the gap statistic.
 
     Each reference has X's shape and dtype and is drawn uniformly over a box:
@@ -48,11 +50,17 @@ def reference_datasets(X, n_references, *, method="uniform", random_state=None) 
         The box to draw from.
     random_state : int, numpy.random.SeedSequence or None, default=None
         Root of the seeds; None draws fresh entropy.
+    n_samples : int or None, default=None
+        Rows per reference; None draws as many as X has. Fewer rows make the
+        reference fits cheaper: every ``log W*_k`` then shifts by about
+        ``log(n_samples / len(X))``, the same for every k, which no rule reading
+        differences of the gap across k (all five, and
+        :func:`ksweep.structure.no_structure`) sees, while ``s_k`` grows.
 
     Returns
     -------
     list of ndarray of shape (n_samples, n_features)
-        ``n_references`` arrays (memory: B copies of X).
+        ``n_references`` arrays (memory: B copies of X, or of ``n_samples`` rows).
 
     Examples
     --------
@@ -69,6 +77,11 @@ def reference_datasets(X, n_references, *, method="uniform", random_state=None) 
         raise ValueError(
             "The 'n_references' argument of reference_datasets must be an int >= 1. "
             f"Got {n_references!r} instead."
+        )
+    if n_samples is not None and not (_is_int(n_samples) and n_samples >= 1):
+        raise ValueError(
+            "The 'n_samples' argument of reference_datasets must be an int >= 1 or None. "
+            f"Got {n_samples!r} instead."
         )
     if method not in ("uniform", "pca"):
         raise ValueError(
@@ -103,7 +116,8 @@ def reference_datasets(X, n_references, *, method="uniform", random_state=None) 
     references = []
     for child in root.spawn(n_references):
         rng = np.random.default_rng(child)
-        draw = low + (high - low) * rng.random((X.shape[0], low.shape[0]))
+        rows = X.shape[0] if n_samples is None else n_samples
+        draw = low + (high - low) * rng.random((rows, low.shape[0]))
         if rotation is not None:
             draw = draw @ rotation + mean
         references.append(draw.astype(X.dtype, copy=False))
