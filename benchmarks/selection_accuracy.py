@@ -7,11 +7,16 @@ Every data set is swept over k = 1..10 with KMeans (n_init=10). Reported, side b
   R's five rules and both references (uniform box, PCA box), and ``vote`` (each of
   kneedle, two_segment, silhouette, Calinski-Harabasz and Davies-Bouldin casts one vote;
   "vote + gap" adds the gap statistic's vote);
-- combinations that let the gap statistic answer "no clusters" (k = 1) and another method
-  choose k otherwise;
+- "kneedle unless no structure": ``ksweep.structure.no_structure`` (the uniform-box gap at
+  k = 1 and 2, Tibshirani's rule) decides k = 1, kneedle on log inertia chooses otherwise;
+  and other combinations that let a test answer "no clusters" and a method choose k;
 - peers, fitted by their own loops: scikit-learn KMeans per k + kneed's KneeLocator on the
   inertia (convex, decreasing: what yellowbrick does), yellowbrick's KElbowVisualizer
   (distortion), and scikit-learn KMeans per k + the highest ``silhouette_score``.
+
+A last table counts, for every gap variant, how often it answers k = 1 on data without
+and with clusters (the no-structure test answers 1 exactly when the uniform-box gap with
+Tibshirani's rule does).
 
 Silhouette, Calinski-Harabasz, Davies-Bouldin and the peers' silhouette cannot score
 k = 1: they choose among 2..10 and can never answer 1; nor can kneedle or kneed (a knee
@@ -78,6 +83,7 @@ from ksweep.consensus import vote
 from ksweep.criteria import CRITERIA
 from ksweep.elbow import kneedle, two_segment
 from ksweep.gap import GAP_RULES, gap_statistic
+from ksweep.structure import no_structure, select_unless_no_structure
 
 K_RANGE = range(1, 11)
 N_INIT = 10
@@ -288,6 +294,13 @@ def ksweep_choices(X: np.ndarray, seed: int, *, peers: bool) -> dict[str, int | 
             choices["two_segment"] = _k_or_none(two_segment(k, results["inertia"]))
             for name in CRITERION_NAMES:
                 choices[name] = _k_or_none(CRITERIA[name].select(k, results[name]))
+    if peers:  # the proposed default: kneedle unless the no-structure test says k = 1
+        k, log_w, ref = gap_curves["uniform"]
+        test = no_structure(log_w[:2], ref[:2])  # K_RANGE starts at 1: k = 1 and 2
+        choices["no-structure test"] = int(test.no_structure)
+        choices["kneedle unless no structure"] = _k_or_none(
+            select_unless_no_structure(k, np.exp(log_w), test)
+        )
     for reference, (k, log_w, ref) in gap_curves.items():
         for rule in GAP_RULES:
             choices[f"gap {reference} {rule}"] = _k_or_none(gap_statistic(k, log_w, ref, rule=rule))
@@ -318,18 +331,19 @@ def peer_choices(X: np.ndarray, seed: int) -> dict[str, int | None]:
     }
 
 
-def derived_choices(c: dict[str, int | None], gap_rule: str) -> dict[str, int | None]:
+def derived_choices(c: dict[str, int | None]) -> dict[str, int | None]:
     """Votes and gap-gated combinations, from the single methods' choices."""
     voters = {name: c[name] for name in ("kneedle", "two_segment", *CRITERION_NAMES)}
     out = {
         "vote": vote(voters).k,
-        "vote + gap": vote({**voters, "gap": c[f"gap uniform {gap_rule}"]}).k,
+        "vote + gap (uniform, Tibs2001SEmax)": vote(
+            {**voters, "gap": c["gap uniform Tibs2001SEmax"]}
+        ).k,
+        "no-structure test, else vote": 1 if c["no-structure test"] else vote(voters).k,
     }
-    for reference in ("uniform", "pca"):
-        says_one = c[f"gap {reference} {gap_rule}"] == 1
-        for name in ("kneedle", "silhouette", "vote"):
-            chosen = out["vote"] if name == "vote" else c[name]
-            out[f"gap {reference} says 1, else {name}"] = 1 if says_one else chosen
+    for rule in ("Tibs2001SEmax", "firstSEmax"):
+        says_one = c[f"gap pca {rule}"] == 1
+        out[f"gap pca {rule} says 1, else kneedle"] = 1 if says_one else c["kneedle"]
     return out
 
 
@@ -353,12 +367,26 @@ def print_table(rows: list[dict], methods: list[str], title: str) -> None:
         print(f"{method:<{width}}" + "".join(cells) + f"{total:>5}/{len(rows):<5}")
 
 
+def print_null_table(rows: list[dict], methods: list[str]) -> None:
+    """How often each method answers k = 1, on data without and with clusters."""
+    none = [r for r in rows if r["true_k"] == 1]
+    some = [r for r in rows if r["true_k"] > 1]
+    width = max(len(m) for m in methods) + 2
+    print(
+        f"\nAnswers k = 1 (all data sets of both tables)\n{'method':<{width}}"
+        f"{'no structure':>14}{'clusters':>12}"
+    )
+    for method in methods:
+        hits = sum(r["choices"][method] == 1 for r in none)
+        false = sum(r["choices"][method] == 1 for r in some)
+        print(f"{method:<{width}}{hits:>8}/{len(none):<5}{false:>6}/{len(some):<5}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 realization per data set")
     parser.add_argument("--realizations", type=int, default=5)
     parser.add_argument("--tibshirani-realizations", type=int, default=20)
-    parser.add_argument("--gap-rule", default="firstSEmax", choices=GAP_RULES)
     parser.add_argument("--save", help="write every data set's choices to this JSON file")
     args = parser.parse_args()
     n_real = 1 if args.quick else args.realizations
@@ -372,7 +400,7 @@ def main() -> None:
             seed = 1000 * len(rows) + r
             X = make(np.random.default_rng(seed))
             choices = {**ksweep_choices(X, seed, peers=True), **peer_choices(X, seed)}
-            choices.update(derived_choices(choices, args.gap_rule))
+            choices.update(derived_choices(choices))
             rows.append(
                 {"family": family, "data": name, "true_k": true_k, "seed": seed, "choices": choices}
             )
@@ -381,20 +409,21 @@ def main() -> None:
     gap_names = [f"gap {ref} {rule}" for ref in ("uniform", "pca") for rule in GAP_RULES]
     single = ["kneedle", "two_segment", *CRITERION_NAMES]
     peers = [m for m in rows[0]["choices"] if m.startswith("peer:")]
-    derived = list(derived_choices(rows[0]["choices"], args.gap_rule))
+    derived = list(derived_choices(rows[0]["choices"]))
     print_table(
         rows,
-        [*single, *gap_names, *derived, *peers],
+        [*single, "kneedle unless no structure", *gap_names, *derived, *peers],
         f"True k found, k = 1..{K_RANGE.stop - 1}, KMeans n_init={N_INIT}, "
-        f"{n_real} realization(s) per data set; combinations use gap rule {args.gap_rule}",
+        f"{n_real} realization(s) per data set (kneedle on log inertia is ksweep's default)",
     )
     print("\nPer data set (hits over realizations):")
     shown = [
         "kneedle",
+        "kneedle unless no structure",
         "two_segment",
         *CRITERION_NAMES,
-        f"gap uniform {args.gap_rule}",
-        f"gap pca {args.gap_rule}",
+        "gap uniform Tibs2001SEmax",
+        "gap pca Tibs2001SEmax",
         "vote",
         *peers,
     ]
@@ -420,6 +449,12 @@ def main() -> None:
         gap_names,
         f"Tibshirani, Walther & Hastie (2001) designs (a)-(e), {n_tib} realizations each: "
         f"gap statistic, B={GAP_REFERENCES}",
+    )
+    # the no-structure test is the uniform-reference gap read with Tibshirani's rule at k = 1
+    print_null_table(rows + tib_rows, gap_names)
+    print(
+        "(the no-structure test of ksweep.structure answers k = 1 exactly when "
+        "'gap uniform Tibs2001SEmax' does)"
     )
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
     if args.save:

@@ -100,6 +100,12 @@ def test_vote_counts_the_gap_when_it_is_computed(overlapping):
     assert sum(sweep.elbow_.statistic) == 6
 
 
+def _gap_of(results, rule, factor):
+    """The gap statistic of a sweep's results, by the pure function."""
+    log_w, reference = np.log(results["inertia"]), results["gap_reference_log_inertia"]
+    return gap_statistic(results["k"], log_w, reference, rule=rule, se_factor=factor)
+
+
 @pytest.fixture(scope="module")
 def gap_sweep(overlapping):
     sweep = KSweep(k_range=range(1, 9), n_init=2, random_state=0, scoring="gap")
@@ -110,13 +116,7 @@ def gap_sweep(overlapping):
 @pytest.mark.parametrize("factor", [0.0, 1.0, 2.5])
 def test_gap_rule_and_se_factor_reach_the_gap_statistic(gap_sweep, rule, factor):
     results = gap_sweep.results_
-    expected = gap_statistic(
-        results["k"],
-        np.log(results["inertia"]),
-        results["gap_reference_log_inertia"],
-        rule=rule,
-        se_factor=factor,
-    )
+    expected = _gap_of(results, rule, factor)
     sweep = gap_sweep.set_params(gap_rule=rule, gap_se_factor=factor)
     assert sweep.summary()["gap"].k == expected.k
     assert sweep.summary()["gap"].details["rule"] == rule
@@ -128,13 +128,7 @@ def test_selection_gap_chooses_with_the_sweeps_rule(overlapping, rule, factor):
     sweep = KSweep(k_range=range(1, 9), n_init=2, random_state=0, selection="gap")
     sweep.set_params(gap_references=4, gap_rule=rule, gap_se_factor=factor).fit(overlapping)
     results = sweep.results_
-    expected = gap_statistic(
-        results["k"],
-        np.log(results["inertia"]),
-        results["gap_reference_log_inertia"],
-        rule=rule,
-        se_factor=factor,
-    )
+    expected = _gap_of(results, rule, factor)
     assert sweep.best_k_ == expected.k
     assert sweep.elbow_.details["rule"] == rule
     assert sweep.elbow_.reason == expected.reason

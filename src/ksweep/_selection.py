@@ -79,6 +79,19 @@ def check_nonnegative_real(value: Any, name: str, func: str) -> float:
     return float(value)
 
 
+def check_int_at_least(value: Any, low: int, name: str, func: str, *, none: bool = False) -> None:
+    """A ValueError naming the argument unless it is an int >= ``low`` (or None if allowed)."""
+    if none and value is None:
+        return
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        if value >= low:
+            return
+    or_none = " or None" if none else ""
+    raise ValueError(
+        f"The '{name}' argument of {func} must be an int >= {low}{or_none}. Got {value!r} instead."
+    )
+
+
 def as_real_1d(values, name: str, func: str) -> np.ndarray:
     """``values`` as a 1-D array of real numbers, or a ValueError naming the argument."""
     arr = np.asarray(values)

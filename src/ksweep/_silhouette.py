@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from ksweep._cluster_data import check_data, row_chunks
-from ksweep._validation import _is_int
+from ksweep._selection import check_int_at_least
 
 #: Sample size KSweep uses for the silhouette when X has more samples than this.
 #: The exact silhouette costs n² distance computations (about half a second per
@@ -209,16 +209,8 @@ def silhouette(X, labels, *, sample_size=None, random_state=None, chunk_size=Non
     >>> round(result.score, 4), result.n_samples_used, result.exact
     (0.8997, 4, True)
     """
-    if sample_size is not None and not (_is_int(sample_size) and sample_size >= 2):
-        raise ValueError(
-            "The 'sample_size' argument of silhouette must be an int >= 2 or None. "
-            f"Got {sample_size!r} instead."
-        )
-    if chunk_size is not None and not (_is_int(chunk_size) and chunk_size >= 1):
-        raise ValueError(
-            "The 'chunk_size' argument of silhouette must be an int >= 1 or None. "
-            f"Got {chunk_size!r} instead."
-        )
+    check_int_at_least(sample_size, 2, "sample_size", "silhouette", none=True)
+    check_int_at_least(chunk_size, 1, "chunk_size", "silhouette", none=True)
     X, codes, counts = check_data(X, labels, func="silhouette")
     n_samples = X.shape[0]
     if sample_size is None or sample_size >= n_samples:

@@ -274,18 +274,21 @@ by_silhouette = _criterion_rule(
     "    (3, 'k=3 has the highest silhouette (0.71) of the 3 k values scored; "
     "undefined (NaN) at k=1, ignored')",
 )
+"""Choose the k with the highest silhouette, NaN ignored (see :func:`select_max`)."""
 by_calinski_harabasz = _criterion_rule(
     "calinski_harabasz",
     "Calinski-Harabasz index",
     True,
     "    >>> by_calinski_harabasz([2, 3, 4, 5], [310.0, 480.5, 1210.0, 990.2]).k\n    4",
 )
+"""Choose the k with the highest Calinski-Harabasz index, NaN ignored (see :func:`select_max`)."""
 by_davies_bouldin = _criterion_rule(
     "davies_bouldin",
     "Davies-Bouldin index",
     False,
     "    >>> by_davies_bouldin([2, 3, 4, 5], [0.9, 0.7, 0.35, 0.6]).k\n    4",
 )
+"""Choose the k with the lowest Davies-Bouldin index, NaN ignored (see :func:`select_min`)."""
 
 
 # --------------------------------------------------------------------------------------

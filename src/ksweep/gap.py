@@ -13,7 +13,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_array
 
-from ksweep._selection import SelectionResult, check_curve, check_nonnegative_real
+from ksweep._selection import (
+    SelectionResult,
+    check_curve,
+    check_int_at_least,
+    check_nonnegative_real,
+)
 from ksweep._validation import _is_int
 
 __all__ = ["GAP_RULES", "gap_rule_index", "gap_statistic", "reference_datasets"]
@@ -73,16 +78,8 @@ def reference_datasets(
     >>> bool(np.all((refs[0] >= X.min(axis=0)) & (refs[0] <= X.max(axis=0))))
     True
     """
-    if not (_is_int(n_references) and n_references >= 1):
-        raise ValueError(
-            "The 'n_references' argument of reference_datasets must be an int >= 1. "
-            f"Got {n_references!r} instead."
-        )
-    if n_samples is not None and not (_is_int(n_samples) and n_samples >= 1):
-        raise ValueError(
-            "The 'n_samples' argument of reference_datasets must be an int >= 1 or None. "
-            f"Got {n_samples!r} instead."
-        )
+    check_int_at_least(n_references, 1, "n_references", "reference_datasets")
+    check_int_at_least(n_samples, 1, "n_samples", "reference_datasets", none=True)
     if method not in ("uniform", "pca"):
         raise ValueError(
             "The 'method' argument of reference_datasets must be one of 'uniform' or 'pca'. "

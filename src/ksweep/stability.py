@@ -31,8 +31,12 @@ from itertools import combinations
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from ksweep._selection import as_real_1d, check_curve, check_nonnegative_real
-from ksweep._validation import _is_int
+from ksweep._selection import (
+    as_real_1d,
+    check_curve,
+    check_int_at_least,
+    check_nonnegative_real,
+)
 
 __all__ = ["StabilityResult", "resample_indices", "resample_stability"]
 
@@ -122,11 +126,8 @@ def resample_indices(
     [[0, 2, 3], [1, 2, 4]]
     """
     func = "resample_indices"
-    for name, value in (("n_samples", n_samples), ("n_resamples", n_resamples)):
-        if not (_is_int(value) and value >= 2):
-            raise ValueError(
-                f"The '{name}' argument of {func} must be an int >= 2. Got {value!r} instead."
-            )
+    check_int_at_least(n_samples, 2, "n_samples", func)
+    check_int_at_least(n_resamples, 2, "n_resamples", func)
     if method not in ("subsample", "bootstrap"):
         raise ValueError(
             f"The 'method' argument of {func} must be one of 'subsample' or 'bootstrap'. "
