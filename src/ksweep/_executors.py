@@ -21,7 +21,7 @@ from concurrent.futures import (
 from typing import Any, ClassVar
 
 from ksweep._shipping import MappedData, remove_mapped, write_mapped
-from ksweep._threads import capped_threads, cpu_cores, effective_n_jobs
+from ksweep._threads import capped_threads, cpu_cores, effective_n_jobs, threads_per_task
 from ksweep.exceptions import InvalidParameterError
 
 ExecutorFactory = Callable[[int | None], Executor]
@@ -120,6 +120,30 @@ _REGISTRY: dict[str, ExecutorFactory] = {
 }
 
 
+#: Work (rows × features × the k of every task, summed) from which ``executor="auto"``
+#: runs independent fits in worker processes: about two seconds of one core's fitting,
+#: enough to pay back starting the pool (~1 s, once per process; it stays warm).
+AUTO_PROCESSES_WORK = 1e9
+
+
+def auto_executor(engine: str, n_tasks: int, work: float, cores: int) -> tuple[str, int]:
+    """The executor name and worker count that ``executor="auto"`` stands for.
+
+    - one core or one task: ``"serial"``;
+    - the fused engine: in this process, ``"threads"`` with one worker per task up
+      to ``cores`` (its kernels and BLAS release the GIL, and X is not copied);
+    - independent fits: ``"processes"`` when ``work`` (see
+      :data:`AUTO_PROCESSES_WORK`) pays back a pool's start-up, else ``"serial"``.
+    """
+    if cores <= 1 or n_tasks <= 1:
+        return "serial", 1
+    if engine == "fused":
+        return "threads", min(cores, n_tasks)
+    if work >= AUTO_PROCESSES_WORK:
+        return "processes", cores
+    return "serial", 1
+
+
 def register_executor(name: str, factory: ExecutorFactory) -> None:
     """Make ``KSweep(executor=name)`` build its executor with ``factory(n_jobs)``.
 
@@ -157,10 +181,10 @@ def available_executors() -> list[str]:
 
     Examples
     --------
-    >>> {"serial", "threads", "processes", "dask"} <= set(available_executors())
+    >>> {"auto", "serial", "threads", "processes", "dask"} <= set(available_executors())
     True
     """
-    return sorted(_REGISTRY)
+    return sorted({"auto", *_REGISTRY})
 
 
 def is_dask_client(obj: Any) -> bool:
@@ -277,13 +301,42 @@ def validate_executor(owner: str, executor: Any, n_jobs: Any) -> None:
 
 
 def open_backend(
-    executor: str | Executor | Any, n_jobs: int | None, inner_threads: int | None
+    executor: str | Executor | Any,
+    n_jobs: int | None,
+    inner_threads: int | str | None,
+    *,
+    engine: str = "independent",
+    n_tasks: int = 1,
+    work: float = 0.0,
 ) -> Backend:
-    """Resolve the ``executor`` parameter: a registered name, an Executor, or a dask Client.
+    """Resolve the ``executor`` and ``inner_threads`` parameters for ``n_tasks`` tasks.
 
-    An executor the user passed in is never shut down; a Client is wrapped in
-    an executor that leaves the Client open.
+    ``executor`` is a registered name, ``"auto"`` (see :func:`auto_executor`), an
+    Executor, or a dask Client. An executor the user passed in is never shut down;
+    a Client is wrapped in an executor that leaves the Client open.
+
+    ``inner_threads="auto"``: the fused engine's tasks share the cores (``n_jobs``
+    of them when given, else every core: each of the tasks running at once gets
+    ``cores // running`` threads; its results do not depend on the count);
+    independent fits get one thread each (scikit-learn's k-means sums in a
+    thread-count dependent order, so this keeps ``results_`` identical on every
+    executor).
     """
+    cores = effective_n_jobs(n_jobs)
+    if isinstance(executor, str) and executor == "auto":
+        executor, n_jobs = auto_executor(engine, n_tasks, work, cores)
+    backend = _open(executor, n_jobs, inner_threads)
+    if inner_threads == "auto":
+        running = min(backend.workers, n_tasks)
+        backend.inner_threads = (
+            threads_per_task(cores, running)
+            if engine == "fused" and backend.kind in ("in_process", "processes")
+            else 1
+        )
+    return backend
+
+
+def _open(executor: Any, n_jobs: int | None, inner_threads: Any) -> Backend:
     if is_dask_client(executor):
         from ksweep._dask import DaskExecutor
 

@@ -255,10 +255,10 @@ class IncrementalSweep:
         return self.n_steps > 0 and self.holdout.size > 0
 
     def limits(self):
-        """Cap native threads at ``inner_threads`` (as each task of ``fit`` does)."""
+        """Cap native threads at ``inner_threads`` ("auto": one, as for independent fits)."""
         if self.inner_threads is None:
             return contextlib.nullcontext()
-        return capped_threads(self.inner_threads)
+        return capped_threads(1 if self.inner_threads == "auto" else self.inner_threads)
 
     def update(self, X: np.ndarray) -> None:
         """Hold back part of the batch X and train every model on the rest."""

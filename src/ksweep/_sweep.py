@@ -196,17 +196,31 @@ def _keep_model_if_best(records: dict, best_so_far: dict, key: tuple, record, fa
     return record
 
 
-def _group_tasks(template, handles: dict, plan: list, threads, family):
-    """Fused-engine tasks: all k of a few restarts each (about ``GROUP_CENTERS`` centers).
+def _fused_groups(plan: list) -> dict[tuple[int, int], list]:
+    """The fused engine's groups: all k of a few restarts each (about ``GROUP_CENTERS`` centers).
 
     The grouping depends only on the k values and restarts planned, never on the
-    executor, so ``results_`` is the same on every executor.
+    executor or the cores, so ``results_`` is the same on every executor.
     """
     total_k = sum({k for _, _, k, _ in plan})
     per_group = max(1, round(GROUP_CENTERS / total_k))
     groups: dict[tuple[int, int], list] = {}
     for key, index, k, seed in plan:
         groups.setdefault((index, key[1] // per_group), []).append((key, k, seed))
+    return groups
+
+
+def _work(X, template) -> float:
+    """Rows × features of X (× series length for DTW), the unit of ``AUTO_PROCESSES_WORK``."""
+    size = X.nnz if sparse.issparse(X) else X.size
+    metric = template.get_params(deep=False).get("metric")
+    if X.ndim == 3 and metric in ("dtw", "softdtw"):
+        size *= X.shape[1]
+    return float(size)
+
+
+def _group_tasks(template, handles: dict, groups: dict, threads, family):
+    """Fused-engine tasks, one per group of :func:`_fused_groups`."""
     for (index, _), members in groups.items():
         keys, ks, seeds = (list(column) for column in zip(*members, strict=True))
         restarts = tuple(sorted({key[1] for key in keys}))
@@ -253,19 +267,27 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         Root of the seeds. The seed of each ``(k, restart)`` is derived from
         it with ``numpy.random.SeedSequence`` before any task runs, so an int
         gives identical ``results_`` on every executor and in any task order.
-    executor : str, concurrent.futures.Executor or distributed.Client, default="serial"
-        Where tasks run: ``"serial"``, ``"threads"``, ``"processes"``,
+    executor : str, concurrent.futures.Executor or distributed.Client, default="auto"
+        Where tasks run. "auto" uses every core this process may use (CPU
+        affinity, cgroup quotas, an enclosing ``threadpoolctl`` limit or
+        ``joblib.parallel_config``): the fused engine runs in this process, its
+        tasks side by side in threads sharing the cores; independent fits run in
+        a warm pool of worker processes when the sweep is large enough to pay
+        back its start-up (rows × features × the k of every task ≥ 10⁹, about
+        two seconds of one core's fitting), and one after another in this
+        process otherwise. The choice never changes ``results_``. Or a name:
+        ``"serial"``, ``"threads"``, ``"processes"``,
         ``"dask"`` (the current ``distributed.Client``, else a local cluster
         that ksweep starts and closes), another registered name (see
         :func:`ksweep.register_executor`), any executor instance (loky's,
         ``ProcessPoolExecutor``, ``Client.get_executor()``) or a
         ``distributed.Client``. ksweep never shuts down an executor or closes
         a Client it was given. An executor instance is shared by clones and left
-        out of pickles (an unpickled sweep uses ``"serial"``).
+        out of pickles (an unpickled sweep uses ``"auto"``).
     n_jobs : int or None, default=None
-        Workers of an executor made from a name: None or -1 for every core,
-        -2 for all but one, and so on. Ignored by ``"serial"``, by executor
-        instances and by an existing Client.
+        Cores for ``"auto"`` and workers of an executor made from a name: None
+        or -1 for every core, -2 for all but one, and so on. Ignored by
+        ``"serial"``, by executor instances and by an existing Client.
     engine : {"auto", "fused", "independent"}, default="auto"
         How the k-means fits run. "independent": one fit of the estimator per
         ``(k, restart)`` task. "fused": for scikit-learn's ``KMeans``
@@ -276,12 +298,15 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         restart at least), so restarts still spread over the executor's
         workers. "auto" uses "fused" where it applies and
         "independent" elsewhere; ``results_.engine`` says which ran.
-    inner_threads : int or None, default=1
-        Native (BLAS and OpenMP) threads each fit may use. Parallelism comes
-        from running tasks side by side, so one thread per task keeps
-        workers × threads within the cores and makes ``results_``
-        bit-identical on every executor (k-means sums in a thread-count
-        dependent order). None leaves the libraries' defaults.
+    inner_threads : "auto", int or None, default="auto"
+        Native (BLAS, OpenMP and the fused kernels') threads each task may use.
+        "auto": for the fused engine, the cores are shared by the tasks running
+        at once (one task alone gets them all; the fused engine's results do not
+        depend on its thread count); independent fits get one thread each and
+        their parallelism comes from running tasks side by side, which keeps
+        ``results_`` bit-identical on every executor (scikit-learn's k-means sums
+        in a thread-count dependent order). An int caps every task at that many;
+        None leaves the libraries' defaults.
     progress : bool, default=False
         Show a tqdm progress bar over tasks as they complete (needs tqdm).
     selection : str or callable, default="kneedle"
@@ -353,7 +378,7 @@ default="Tibs2001SEmax"
         "n_init": [int_at_least(1)],
         "random_state": [RANDOM_STATE, NONE],
         "n_jobs": [NONZERO_INT, NONE],
-        "inner_threads": [int_at_least(1), NONE],
+        "inner_threads": [options("auto"), int_at_least(1), NONE],
         "engine": [options("auto", "fused", "independent")],
         "score_func": [CALLABLE, NONE],
         "progress": [Constraint("a bool", lambda v: isinstance(v, bool | np.bool_))],
@@ -386,10 +411,10 @@ default="Tibs2001SEmax"
         k_range=range(2, 11),
         n_init=10,
         random_state=None,
-        executor="serial",
+        executor="auto",
         n_jobs=None,
         engine="auto",
-        inner_threads=1,
+        inner_threads="auto",
         progress=False,
         selection="kneedle",
         elbow_scale="auto",
@@ -995,7 +1020,15 @@ default="Tibs2001SEmax"
             return records
         bar = _progress_bar(self.progress, len(plan))  # a missing tqdm fails before any start
         try:
-            backend = open_backend(self.executor, self.n_jobs, self.inner_threads)
+            groups = _fused_groups(plan) if engine == "fused" else None
+            backend = open_backend(
+                self.executor,
+                self.n_jobs,
+                self.inner_threads,
+                engine=engine,
+                n_tasks=len(plan) if groups is None else len(groups),
+                work=_work(datasets[0], template) * sum(k for _, _, k, _ in plan),
+            )
         except BaseException:
             if bar is not None:
                 bar.close()
@@ -1008,7 +1041,7 @@ default="Tibs2001SEmax"
                 used = sorted({index for _, index, _, _ in plan})
                 handles = {index: backend.ship(datasets[index]) for index in used}
                 if engine == "fused":
-                    tasks = _group_tasks(template, handles, plan, backend.inner_threads, family)
+                    tasks = _group_tasks(template, handles, groups, backend.inner_threads, family)
                 else:
                     common = (backend.inner_threads, family, self.score_func)
                     tasks = (
@@ -1070,10 +1103,10 @@ default="Tibs2001SEmax"
         )
 
     def __getstate__(self):
-        """Pickle without an executor instance: the unpickled sweep uses ``"serial"``."""
+        """Pickle without an executor instance: the unpickled sweep uses ``"auto"``."""
         state = super().__getstate__()
         if not isinstance(state.get("executor"), str):
-            state = {**state, "executor": "serial"}
+            state = {**state, "executor": "auto"}
         return state
 
     # -- evidence -----------------------------------------------------------------------
