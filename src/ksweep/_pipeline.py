@@ -206,7 +206,7 @@ def best_keys(results: SweepResult) -> list[tuple[int, int]]:
 class Runner:
     """Where a plan's fits run. A runner for a new place subclasses this.
 
-    ``run`` is the one method every runner writes; the others have defaults.
+    ``plan`` and ``run`` are what every runner writes; the other stages have defaults.
 
     Attributes
     ----------

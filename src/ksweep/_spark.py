@@ -21,6 +21,7 @@ import numpy as np
 
 from ksweep._executors import TaskFailed, run_tasks
 from ksweep._pipeline import BestKeeper, Plan, Runner
+from ksweep._seeding import seed_entropy
 from ksweep._tasks import TaskRecord
 from ksweep._validation import param_error
 from ksweep.exceptions import SweepInterrupted, SweepTaskError
@@ -117,6 +118,7 @@ class SparkRunner(Runner):
 
     def __init__(self, sweep: Any, data: Any, k_values: np.ndarray):
         self.sweep, self.data, self.owner = sweep, data, type(sweep).__name__
+        self.k_values = k_values
         self.n_rows = n_rows = data.count()  # materializes the cache once, before any fit
         if n_rows < 2:
             raise ValueError(
@@ -129,6 +131,10 @@ class SparkRunner(Runner):
                 f"made of ints <= the number of rows ({n_rows})",
                 sweep.k_range,
             )
+
+    def plan(self) -> Plan:
+        """Every (k, restart) with its seed: the seeds KSweep gives the same tasks."""
+        return Plan(self.k_values, self.sweep.n_init, seed_entropy(self.sweep.random_state))
 
     def _kmeans(self, k: int, seed: int):
         sweep = self.sweep

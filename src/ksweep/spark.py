@@ -28,8 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ksweep._choosing import Summary, check_long_enough, needed_scoring, summary
-from ksweep._pipeline import Plan, adopt, drive
-from ksweep._seeding import seed_entropy
+from ksweep._pipeline import adopt, drive
 from ksweep._spark import (
     SparkRunner,
     _check_dataframe,
@@ -372,10 +371,9 @@ class SparkKSweep:
         _pyspark(owner)  # without pyspark, say how to install it before anything else
         _check_dataframe(df, owner)
         _check_features_column(df, self.features_col, owner)
-        plan = Plan(k_values, self.n_init, seed_entropy(self.random_state))
         with cached_features(df, self.features_col, self.cache, owner) as data:
             runner = SparkRunner(self, data, k_values)
-            fitted = drive(plan, runner)
+            fitted = drive(runner.plan(), runner)
         adopt(self, fitted, models_attr="models_", best_attr="best_model_")
         self.n_rows_ = int(runner.n_rows)
         self.cluster_centers_ = np.array([np.asarray(c) for c in self.best_model_.clusterCenters()])
