@@ -42,7 +42,9 @@ from sklearn.base import clone
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics.pairwise import euclidean_distances
 
+from ksweep._executors import effective_n_jobs
 from ksweep._families import within_cluster_sum_of_squares
+from ksweep._minibatch import FusedMiniBatch, stream_unsupported
 from ksweep._results import SweepResult
 from ksweep._sweep import seed_entropy, task_seeds
 from ksweep._tasks import capped_threads
@@ -57,7 +59,7 @@ HOLDOUT_MAX = 10_000
 #: and not the gap statistic's (0,).
 HOLDOUT_SPAWN_KEY = (1,)
 #: Parameters that must not change between the partial_fit calls of one stream.
-STREAM_PARAMS = ("estimator", "k_range", "n_init", "random_state", "score_func")
+STREAM_PARAMS = ("estimator", "k_range", "n_init", "random_state", "score_func", "engine")
 #: Selection methods that read only the inertia per k (criteria need the whole data set).
 INCREMENTAL_SELECTIONS = ("kneedle", "two_segment")
 
@@ -138,6 +140,28 @@ def check_stream_params(sweep: Any) -> None:
         )
 
 
+def stream_engine(sweep: Any, template: Any) -> str:
+    """The engine that updates the models: "fused-stream" or "incremental" (one per model).
+
+    ``engine="auto"`` takes the fused mini-batch engine where it applies
+    (:func:`ksweep._minibatch.stream_unsupported`), "fused" requires it,
+    "independent" keeps one ``partial_fit`` per model.
+    """
+    if sweep.engine == "independent":
+        return "incremental"
+    why_not = stream_unsupported(template, sweep.score_func)
+    if why_not is None:
+        return "fused-stream"
+    if sweep.engine == "auto":
+        return "incremental"
+    raise param_error(
+        "engine",
+        type(sweep).__name__,
+        f"'auto' or 'independent' here: the fused stream cannot run because {why_not}",
+        sweep.engine,
+    )
+
+
 class HeldOutSample:
     """A uniform reservoir of at most ``capacity`` rows of a stream, never trained on.
 
@@ -170,20 +194,36 @@ class HeldOutSample:
         candidate = self._rng.random(X.shape[0]) < self.fraction
         if self.size == 0 and not candidate.any() and X.shape[0] > 1:
             candidate[self._rng.integers(X.shape[0])] = True  # never an empty holdout
-        train = [X[~candidate]]
-        for row in X[candidate]:
-            self.n_candidates += 1
-            if self.size < self.capacity:
-                self._rows[self.size] = row
-                self.size += 1
-                continue
-            slot = int(self._rng.integers(self.n_candidates))
-            if slot < self.capacity:  # the row replaces a held one, which is trained on now
-                train.append(self._rows[slot].copy()[np.newaxis])
-                self._rows[slot] = row
-            else:
-                train.append(row[np.newaxis])
-        return np.concatenate(train) if len(train) > 1 else train[0]
+        chosen = X[candidate]
+        fill = min(chosen.shape[0], self.capacity - self.size)
+        self._rows[self.size : self.size + fill] = chosen[:fill]
+        self.size += fill
+        late = chosen[fill:]  # candidates that find the reservoir full
+        first_number = self.n_candidates + fill + 1
+        self.n_candidates += chosen.shape[0]
+        if late.shape[0] == 0:
+            return X[~candidate]
+        # Algorithm R: candidate number j takes slot integers(j) when it is < capacity (one
+        # draw per candidate, the same draws as one integers(j) call each, in order)
+        slots = self._rng.integers(np.arange(first_number, self.n_candidates + 1))
+        # what each late candidate sends to training, in order: itself, or the row it
+        # evicts (the held row for a slot's first taker, the previous taker after that)
+        keep = ~candidate
+        train = np.empty((X.shape[0] - fill, X.shape[1]), dtype=X.dtype)
+        np.compress(keep, X, axis=0, out=train[: train.shape[0] - late.shape[0]])
+        out = train[train.shape[0] - late.shape[0] :]
+        out[:] = late
+        takers = np.flatnonzero(slots < self.capacity)
+        takers = takers[np.argsort(slots[takers], kind="stable")]  # by slot, then arrival
+        taken = slots[takers]
+        first = np.ones(takers.size, dtype=bool)
+        first[1:] = taken[1:] != taken[:-1]
+        last = np.ones(takers.size, dtype=bool)
+        last[:-1] = first[1:]
+        out[takers[first]] = self._rows[taken[first]]
+        out[takers[~first]] = late[takers[np.flatnonzero(~first) - 1]]
+        self._rows[taken[last]] = late[takers[last]]
+        return train
 
 
 class IncrementalSweep:
@@ -220,6 +260,14 @@ class IncrementalSweep:
             ]
             for k, row in zip(k_values, self.seeds, strict=True)
         ]
+        # the one place that decides which engine updates the models
+        self.engine = stream_engine(sweep, self.template)
+        self.fused: FusedMiniBatch | None = None  # "fused-stream": self.models stay unfitted
+        if self.engine == "fused-stream":
+            self.fused = FusedMiniBatch.from_models([m for row in self.models for m in row])
+            self.threads = effective_n_jobs(sweep.n_jobs, owner)
+            share = k_values[:, np.newaxis] * np.ones(self.seeds.shape)
+            self.time_share = share / share.sum()
         self.holdout = HeldOutSample(self.entropy, HOLDOUT_FRACTION, HOLDOUT_MAX)
         self.fit_time = np.zeros(self.seeds.shape)
         self.n_steps = 0  # partial_fit calls each model has had
@@ -255,7 +303,12 @@ class IncrementalSweep:
         return self.n_steps > 0 and self.holdout.size > 0
 
     def limits(self):
-        """Cap native threads at ``inner_threads`` (as each task of ``fit`` does)."""
+        """Cap native threads at ``inner_threads`` (as each task of ``fit`` does).
+
+        The fused stream runs BLAS on one thread and its kernels on ``n_jobs`` threads.
+        """
+        if self.fused is not None:
+            return capped_threads(1)
         if self.inner_threads is None:
             return contextlib.nullcontext()
         return capped_threads(self.inner_threads)
@@ -276,11 +329,16 @@ class IncrementalSweep:
         if train.shape[0] == 0:
             return
         with self.limits():
-            for i, row in enumerate(self.models):
-                for r, model in enumerate(row):
-                    start = time.perf_counter()
-                    model.partial_fit(train)
-                    self.fit_time[i, r] += time.perf_counter() - start
+            if self.fused is not None:  # every model in one pass, time shared by k
+                start = time.perf_counter()
+                self.fused.partial_fit(train, self.threads)
+                self.fit_time += (time.perf_counter() - start) * self.time_share
+            else:
+                for i, row in enumerate(self.models):
+                    for r, model in enumerate(row):
+                        start = time.perf_counter()
+                        model.partial_fit(train)
+                        self.fit_time[i, r] += time.perf_counter() - start
         self.n_steps += 1
         self.n_trained += train.shape[0]
 
@@ -306,9 +364,15 @@ class IncrementalSweep:
 
     def result(self, owner: str = "KSweep") -> SweepResult:
         """The sweep so far: holdout inertia per (k, restart), steps, seconds, seeds."""
-        with self.limits():
-            inertia = [[self._holdout_inertia(m, owner) for m in row] for row in self.models]
-        raw = [[float(getattr(m, "inertia_", np.nan)) for m in row] for row in self.models]
+        if self.fused is not None:
+            with self.limits():
+                inertia = self.fused.score(self.holdout.rows, self.threads)
+            inertia = inertia.reshape(self.seeds.shape)
+            raw = self.fused.batch_inertia.reshape(self.seeds.shape)
+        else:
+            with self.limits():
+                inertia = [[self._holdout_inertia(m, owner) for m in row] for row in self.models]
+            raw = [[float(getattr(m, "inertia_", np.nan)) for m in row] for row in self.models]
         n_k = self.k_values.size
         return SweepResult(
             self.k_values,
@@ -325,7 +389,7 @@ class IncrementalSweep:
                 if self.score_func is None
                 else "score_func(model, held-back rows)"
             ),
-            engine="incremental",
+            engine=self.engine,
             columns={
                 "n_holdout": np.full(n_k, self.holdout.size, dtype=np.int64),
                 "n_trained": np.full(n_k, self.n_trained, dtype=np.int64),
@@ -334,10 +398,16 @@ class IncrementalSweep:
 
     def best_models(self, result: SweepResult) -> dict[int, Any]:
         """k -> the model of the restart with the lowest holdout inertia."""
-        return {
-            int(k): self.models[i][int(r)]
+        best = {
+            int(k): (i, int(r))
             for i, (k, r) in enumerate(zip(result["k"], result["best_restart"], strict=True))
         }
+        if self.fused is not None:  # fitted copies of the unfitted models
+            n = self.n_restarts
+            return {
+                k: self.fused.fitted(self.models[i][r], i * n + r) for k, (i, r) in best.items()
+            }
+        return {k: self.models[i][r] for k, (i, r) in best.items()}
 
 
 __all__ = [
