@@ -154,7 +154,12 @@ class FusedMiniBatch:
 
     @classmethod
     def from_models(cls, models: list[MiniBatchKMeans]) -> FusedMiniBatch:
-        """The engine for unfitted models that differ only in ``n_clusters``/``random_state``."""
+        """The engine for unfitted models that differ only in ``n_clusters``/``random_state``.
+
+        Their parameters are checked here, as their own partial_fit would.
+        """
+        for model in models:
+            model._validate_params()
         first = models[0]
         return cls(
             [model.n_clusters for model in models],
