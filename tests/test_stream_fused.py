@@ -117,7 +117,8 @@ def test_the_held_back_inertia_is_the_per_model_paths(blobs):
 
 
 def test_the_thread_count_changes_no_bit(blobs, monkeypatch):
-    monkeypatch.setattr(minibatch, "STREAM_BLOCK_BYTES", 4096)  # many blocks per batch
+    monkeypatch.setattr(minibatch, "STREAM_BLOCK_BYTES", 4096)  # many blocks per batch,
+    monkeypatch.setattr(minibatch, "PARTIAL_SUMS_BYTES", 5000)  # several in a chunk of the sweep
     X = blobs.astype(np.float32)
     one = stream(KSweep(k_range=K_RANGE, n_init=2, random_state=0, n_jobs=1), X)
     two = stream(KSweep(k_range=K_RANGE, n_init=2, random_state=0, n_jobs=2), X)

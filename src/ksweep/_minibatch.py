@@ -53,6 +53,8 @@ from ksweep._kernels import kernels, numba_available
 
 #: Upper bound on the bytes of one block of products (rows × Σk × itemsize).
 STREAM_BLOCK_BYTES = 2**20
+#: Upper bound on the bytes of a batch's partial center sums (one set per chunk of blocks).
+PARTIAL_SUMS_BYTES = 8 * 2**20
 #: scikit-learn's ``n_init="auto"`` for ``MiniBatchKMeans`` with a non-k-means++ init.
 MINIBATCH_DEFAULT_N_INIT = 3
 
@@ -272,22 +274,30 @@ class FusedMiniBatch:
         return self
 
     def _assign(self, X: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray]:
-        """Each center's sum (float64) and count of the batch rows nearest to it."""
+        """Each center's sum (float64) and count of the batch rows nearest to it.
+
+        Consecutive blocks form chunks (at most ``PARTIAL_SUMS_BYTES`` of partial sums
+        in all); each chunk adds its blocks in order into its own partial sums, and
+        the chunks' sums are added in order: fixed by the data, not by the threads.
+        """
         total_k, n_features = self.centers.shape
         blocks = _row_blocks(X.shape[0], stream_block_rows(total_k, X.dtype.itemsize))
-        sums = np.zeros((len(blocks), total_k, n_features))
-        counts = np.zeros((len(blocks), total_k), dtype=np.int64)
+        most = max(1, PARTIAL_SUMS_BYTES // (total_k * n_features * 8))
+        chunks = np.array_split(np.arange(len(blocks)), min(len(blocks), most))
+        sums = np.zeros((len(chunks), total_k, n_features))
+        counts = np.zeros((len(chunks), total_k), dtype=np.int64)
         half_sq = 0.5 * np.einsum("ij,ij->i", self.centers, self.centers)
-        work = partial(self._assign_blocks, X, blocks, half_sq, sums, counts)
-        self._each(threads, [stop - start for start, stop in blocks], work)
+        work = partial(self._assign_chunks, X, blocks, chunks, half_sq, sums, counts)
+        self._each(threads, [sum(blocks[b][1] - blocks[b][0] for b in c) for c in chunks], work)
         return sums.sum(axis=0), counts.sum(axis=0)
 
-    def _assign_blocks(self, X, blocks, half_sq, sums, counts, first: int, last: int) -> None:
+    def _assign_chunks(self, X, blocks, chunks, half_sq, sums, counts, first, last) -> None:
         kern = kernels()
-        for b in range(first, last):
-            block = X[blocks[b][0] : blocks[b][1]]
-            kern.minibatch_sums(block, self.centers @ block.T, half_sq, self.offsets, sums[b],
-                                counts[b])  # fmt: skip
+        for c in range(first, last):
+            for b in chunks[c].tolist():
+                block = X[blocks[b][0] : blocks[b][1]]
+                G = self.centers @ block.T
+                kern.minibatch_sums(block, G, half_sq, self.offsets, sums[c], counts[c])
 
     def _move_centers(self, sums: np.ndarray, counts: np.ndarray) -> None:
         """scikit-learn's count-weighted update of every center that received rows."""
@@ -329,9 +339,10 @@ class FusedMiniBatch:
             start, stop = blocks[b]
             block = X[start:stop]
             unlabelled, labels, changes, approx, zeros = scratch.take(stop - start)
+            G = self.centers @ block.T
             kern.assign_accumulate(
-                block, self.centers @ block.T, half_sq, self.offsets, sums, counts, unlabelled,
-                labels, changes, approx, zeros,
+                block, G, half_sq, self.offsets, sums, counts, unlabelled, labels, changes,
+                approx, zeros,
             )  # fmt: skip
             for r in range(self.n_runs):
                 own = np.ascontiguousarray(labels[:, r])
@@ -353,18 +364,16 @@ class FusedMiniBatch:
         kern = kernels()
         for b in range(first, last):
             block = X[blocks[b][0] : blocks[b][1]]
-            kern.nearest_inertia(block, self.centers @ block.T, half_sq, self.offsets,
-                                 self.centers, inertia[b])  # fmt: skip
+            G = self.centers @ block.T
+            kern.nearest_inertia(block, G, half_sq, self.offsets, self.centers, inertia[b])
 
     def _blockwise(self, X: np.ndarray, threads: int, work) -> np.ndarray:
         """``work`` on blocks of X's rows in threads; per-run totals added in block order."""
         blocks = _row_blocks(X.shape[0], stream_block_rows(self.centers.shape[0], X.itemsize))
         inertia = np.zeros((len(blocks), self.n_runs))
         half_sq = 0.5 * np.einsum("ij,ij->i", self.centers, self.centers)
-        self._each(
-            threads, [stop - start for start, stop in blocks],
-            partial(work, X, blocks, half_sq, inertia),
-        )  # fmt: skip
+        work = partial(work, X, blocks, half_sq, inertia)
+        self._each(threads, [stop - start for start, stop in blocks], work)
         return inertia.sum(axis=0)
 
     def _each(self, threads: int, weights: list[int], work) -> None:

@@ -262,7 +262,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     n_jobs : int or None, default=None
         Workers of an executor made from a name: None or -1 for every core,
         -2 for all but one, and so on. Ignored by ``"serial"``, by executor
-        instances and by an existing Client.
+        instances and by an existing Client. Also the threads of
+        :meth:`partial_fit`'s fused stream (its results do not depend on them).
     engine : {"auto", "fused", "independent"}, default="auto"
         How the k-means fits run. "independent": one fit of the estimator per
         ``(k, restart)`` task. "fused": for scikit-learn's ``KMeans``
@@ -272,7 +273,8 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         kernel; needs numba); each task holds about 512 centers (all k of one
         restart at least), so restarts still spread over the executor's
         workers. "auto" uses "fused" where it applies and
-        "independent" elsewhere; ``results_.engine`` says which ran.
+        "independent" elsewhere; ``results_.engine`` says which ran. For
+        :meth:`partial_fit`, "fused" is the fused mini-batch stream (see there).
     inner_threads : int or None, default=1
         Native (BLAS and OpenMP) threads each fit may use. Parallelism comes
         from running tasks side by side, so one thread per task keeps
@@ -590,18 +592,30 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         - **Start-up.** The first update needs as many rows to train on as the
           largest k: rows are buffered until then (with a warning, and the sweep
           is not fitted yet). The first batch needs at least 2 rows.
+        - **Engines.** ``engine="auto"`` (the default) updates ``KMeans`` and
+          ``MiniBatchKMeans`` models (``init`` "k-means++" or "random", no
+          ``score_func``; needs numba) with the fused stream: per batch, one product
+          of the batch with every center of every model, one compiled kernel, and
+          scikit-learn's mini-batch update for each model (its learning rate,
+          reassignment of small clusters and k-means++ start, from the same seeds, so
+          each model follows ``MiniBatchKMeans.partial_fit`` up to float rounding);
+          the held-back rows are scored the same way, exactly in float64. It runs on
+          ``n_jobs`` threads (None: every core), and the thread count changes no
+          result. ``engine="independent"``, and every other estimator, calls each
+          model's ``partial_fit``. ``results_.engine`` is ``"fused-stream"`` or
+          ``"incremental"``.
         - **Streams.** The first call starts a stream and reads ``estimator``,
-          ``k_range``, ``n_init``, ``random_state`` and ``score_func``; changing one
-          of them before a later call is an error. :meth:`fit` starts over, and a
+          ``k_range``, ``n_init``, ``random_state``, ``score_func`` and ``engine``;
+          changing one of them before a later call is an error. :meth:`fit` starts over, and a
           ``partial_fit`` after :meth:`fit` starts a new stream (the fitted sweep is
           replaced). :meth:`extend` after ``partial_fit`` runs a full :meth:`fit`.
 
-        ``results_.engine`` is ``"incremental"``, ``results_["n_iter"]`` the number of
-        updates each model has had and ``results_["fit_time"]`` the seconds spent
-        in them. ``labels_`` is not set (a stream has no training labels to keep).
-        ``executor``, ``n_jobs``, ``engine`` and ``progress`` are not used: the
-        models are updated in this process, with native threads capped at
-        ``inner_threads``. ``selection`` must be
+        ``results_["n_iter"]`` is the number of updates each model has had and
+        ``results_["fit_time"]`` the seconds spent in them (the fused stream's
+        shared by k). ``labels_`` is not set (a stream has no training labels to
+        keep). ``executor`` and ``progress`` are not used: the models are updated in
+        this process (per model: with native threads capped at ``inner_threads``).
+        ``selection`` must be
         ``"kneedle"``, ``"two_segment"`` or a callable, ``scoring`` and
         ``checkpoint`` None. Batches must be dense; a rising inertia is flagged in
         ``results_["non_monotonic"]`` without a warning.
@@ -631,7 +645,7 @@ class KSweep(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         >>> sweep.best_k_
         4
         >>> sweep.results_.engine, sweep.predict(X[:3]).shape
-        ('incremental', (3,))
+        ('fused-stream', (3,))
         """
         from ksweep._incremental import IncrementalSweep
 
