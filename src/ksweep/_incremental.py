@@ -11,6 +11,11 @@
   one ``partial_fit`` is one mini-batch step) and ``compute_labels=False`` (labels of a batch
   are not kept). Seeds are ``task_seeds(entropy, k_values, n_restarts)``: restart r of k gets
   the seed ``fit`` gives it.
+- **Engines.** :func:`stream_engine` decides, once per stream, what updates the models:
+  the fused mini-batch engine (:mod:`ksweep._minibatch`, "fused-stream": every
+  ``MiniBatchKMeans`` model in one pass per batch, ``n_jobs`` threads, the models above
+  kept unfitted and handed out as fitted copies of its state) or one ``partial_fit`` per
+  model ("incremental").
 - **Held-back sample.** Every row of the stream is a holdout candidate with probability
   :data:`HOLDOUT_FRACTION`; the holdout is a uniform reservoir sample (Algorithm R) of at most
   :data:`HOLDOUT_MAX` candidates, so a uniform sample of the stream (while it is empty, a batch
@@ -23,9 +28,11 @@
 - **Inertia.** After each batch, the inertia of a model is the sum of squared Euclidean
   distances of the held-back rows to its nearest center (``score_func(model, holdout)`` when
   given): rows no model has seen, one sample for every k, so one scale.
-- **Threads.** Updates and scoring run in this process with native threads capped at
-  ``inner_threads``, as every task of ``fit`` is (one thread by default: on a busy machine an
-  OpenMP team that waits for a busy core slows each small step by orders of magnitude).
+- **Threads.** Updates and scoring run in this process. Per model, native threads are capped
+  at ``inner_threads``, as every task of ``fit`` is (one thread by default: on a busy machine
+  an OpenMP team that waits for a busy core slows each small step by orders of magnitude);
+  the fused stream runs BLAS on one thread and its kernels on ``n_jobs`` threads (None: every
+  core), which change no result.
 - **Start-up.** ``MiniBatchKMeans.partial_fit`` needs at least k rows in its first call, so
   rows to train on are buffered until there are as many as the largest k; results exist once
   the models have taken a step and the holdout holds a row.
@@ -402,7 +409,7 @@ class IncrementalSweep:
             int(k): (i, int(r))
             for i, (k, r) in enumerate(zip(result["k"], result["best_restart"], strict=True))
         }
-        if self.fused is not None:  # fitted copies of the unfitted models
+        if self.fused is not None:  # the fused state, as fitted MiniBatchKMeans
             n = self.n_restarts
             return {
                 k: self.fused.fitted(self.models[i][r], i * n + r) for k, (i, r) in best.items()
@@ -418,4 +425,5 @@ __all__ = [
     "check_stream_params",
     "incremental_template",
     "not_incremental",
+    "stream_engine",
 ]
