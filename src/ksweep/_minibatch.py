@@ -51,8 +51,9 @@ from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from ksweep._fused import _Split
 from ksweep._kernels import kernels, numba_available
 
-#: Upper bound on the bytes of one block of products (rows × Σk × itemsize).
-STREAM_BLOCK_BYTES = 2**20
+#: Upper bound on the bytes of one block of products (rows × Σk × itemsize): small enough
+#: for the products to stay in cache between the BLAS call and the kernel.
+STREAM_BLOCK_BYTES = 2**19
 #: Upper bound on the bytes of a batch's partial center sums (one set per chunk of blocks).
 PARTIAL_SUMS_BYTES = 8 * 2**20
 #: scikit-learn's ``n_init="auto"`` for ``MiniBatchKMeans`` with a non-k-means++ init.
