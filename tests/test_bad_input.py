@@ -38,6 +38,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 import ksweep._executors
+import ksweep._threads
 from ksweep import (
     InvalidParameterError,
     KSweep,
@@ -60,7 +61,7 @@ from ksweep.distances import dtw_distance_matrix
 from ksweep.elbow import kneedle, two_segment
 
 X_TRAIN, _ = make_blobs(n_samples=24, n_features=3, centers=3, cluster_std=0.4, random_state=7)
-N_CORES = ksweep._executors.cpu_cores()
+N_CORES = ksweep._threads.cpu_cores()
 NOT_FITTED = (
     "This KSweep instance is not fitted yet. Call 'fit' with appropriate arguments "
     "before using this estimator."

@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_info
 
 from ksweep import KSweep, SweepTaskError
 from ksweep._executors import open_backend
-from ksweep._tasks import capped_threads
+from ksweep._threads import capped_threads
 
 # spawn, not fork: forking a process that runs threads (loky, OpenMP, dask) can deadlock
 SPAWN = multiprocessing.get_context("spawn")

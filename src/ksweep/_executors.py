@@ -7,7 +7,6 @@ Every backend speaks ``concurrent.futures.Executor`` (``submit`` returning a
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -21,9 +20,8 @@ from concurrent.futures import (
 )
 from typing import Any, ClassVar
 
-from threadpoolctl import threadpool_limits
-
 from ksweep._shipping import MappedData, remove_mapped, write_mapped
+from ksweep._threads import capped_threads, cpu_cores, effective_n_jobs
 from ksweep.exceptions import InvalidParameterError
 
 ExecutorFactory = Callable[[int | None], Executor]
@@ -61,27 +59,6 @@ class SerialExecutor(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._shutdown = True
-
-
-def cpu_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
-def effective_n_jobs(n_jobs: int | None, owner: str = "KSweep") -> int:
-    """Workers for ``n_jobs``: None or -1 mean every core, -2 all but one, and so on."""
-    if n_jobs is None:
-        return cpu_cores()
-    workers = n_jobs if n_jobs > 0 else cpu_cores() + 1 + n_jobs
-    if workers < 1:
-        raise InvalidParameterError(
-            f"The 'n_jobs' parameter of {owner} must be a number that leaves at least one "
-            f"worker on {cpu_cores()} cores. Got {n_jobs!r} instead."
-        )
-    return workers
 
 
 def _threads(n_jobs: int | None) -> Executor:
@@ -216,11 +193,13 @@ class Backend:
         """Context capping native threads in this process while in-process tasks run.
 
         Tasks cap their own thread pools too, but OpenMP's cap is per thread and
-        the BLAS cap global: a cap held by the driver for the whole sweep keeps
-        concurrent tasks in threads from restoring each other's BLAS setting.
+        the BLAS cap global: the driver holds the same reference-counted cap
+        (:func:`ksweep._threads.capped_threads`) for the whole sweep, so the last
+        task to finish, even after a failure ended the sweep, restores the user's
+        setting rather than the driver's.
         """
         if self.kind == "in_process" and self.inner_threads is not None:
-            return threadpool_limits(limits=self.inner_threads)
+            return capped_threads(self.inner_threads)
         return contextlib.nullcontext()
 
     def ship(self, X: Any) -> Any:

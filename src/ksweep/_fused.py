@@ -40,11 +40,11 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-from ksweep._executors import cpu_cores
 from ksweep._families import Family, score_fit
 from ksweep._kernels import kernels, numba_available
 from ksweep._shipping import resolve_data
-from ksweep._tasks import TaskRecord, capped_threads, task_params
+from ksweep._tasks import TaskRecord, task_params
+from ksweep._threads import capped_threads, cpu_cores
 
 #: Upper bound on the bytes of one block of distances (rows × Σk of the group).
 BLOCK_BYTES = 32 * 2**20

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,10 +9,10 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import clone
-from threadpoolctl import ThreadpoolController
 
 from ksweep._families import Family, family_of, score_fit
 from ksweep._shipping import resolve_data
+from ksweep._threads import capped_threads
 from ksweep._validation import cluster_count_param
 
 
@@ -112,47 +110,3 @@ def run_task(
         return fit_one(estimator, X, k, seed, family, score_func)
     with capped_threads(threads):
         return fit_one(estimator, X, k, seed, family, score_func)
-
-
-#: One controller per thread: one made in a thread pool's thread (dask's local scheduler)
-#: was seen to leave later limits set from the main thread without effect.
-_CONTROLLER = threading.local()
-_BLAS_LOCK = threading.Lock()
-_BLAS_STATE: dict[str, Any] = {"depth": 0, "limiter": None}
-
-
-def _thread_controller() -> ThreadpoolController:
-    """This thread's threadpoolctl controller, made once: finding the libraries costs ~1 ms.
-
-    Made at the first task, after the estimator's libraries were imported to unpickle it.
-    """
-    controller = getattr(_CONTROLLER, "controller", None)
-    if controller is None:
-        controller = _CONTROLLER.controller = ThreadpoolController()
-    return controller
-
-
-@contextlib.contextmanager
-def capped_threads(threads: int):
-    """Cap OpenMP (for this thread) and BLAS (for this process) at ``threads``.
-
-    OpenMP's cap belongs to the calling thread, so each task sets and restores
-    its own. The BLAS cap is process-wide: tasks running side by side in one
-    process (threads, a dask worker with several threads) share it, and only the
-    first to enter sets it and the last to leave restores it, so overlapping
-    tasks cannot leave it lowered for good.
-    """
-    controller = _thread_controller()
-    with _BLAS_LOCK:
-        if _BLAS_STATE["depth"] == 0:
-            _BLAS_STATE["limiter"] = controller.select(user_api="blas").limit(limits=threads)
-        _BLAS_STATE["depth"] += 1
-    try:
-        with controller.select(user_api="openmp").limit(limits=threads):
-            yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS_STATE["depth"] -= 1
-            if _BLAS_STATE["depth"] == 0:
-                _BLAS_STATE["limiter"].restore_original_limits()
-                _BLAS_STATE["limiter"] = None
