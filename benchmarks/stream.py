@@ -117,7 +117,7 @@ def main() -> None:
         make_file(path, n_rows)
     warm_numba_cache(path)
     data = np.load(path, mmap_mode="r")
-    from ksweep._executors import cpu_cores
+    from ksweep._threads import cpu_cores
 
     print(
         f"{n_rows:,} x {N_FEATURES} float32 (memory map, {N_BLOBS} blobs), {n_batches} batches, "

@@ -49,12 +49,11 @@ from sklearn.base import clone
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics.pairwise import euclidean_distances
 
-from ksweep._executors import effective_n_jobs
 from ksweep._families import within_cluster_sum_of_squares
 from ksweep._minibatch import FusedMiniBatch, stream_unsupported
 from ksweep._results import SweepResult
 from ksweep._sweep import seed_entropy, task_seeds
-from ksweep._threads import capped_threads
+from ksweep._threads import capped_threads, effective_n_jobs
 from ksweep._validation import cluster_count_param, param_error
 from ksweep.exceptions import InvalidParameterError
 
