@@ -12,7 +12,7 @@ from sklearn.exceptions import NotFittedError
 
 import ksweep._incremental as incremental
 from ksweep import InvalidParameterError, KSweep, NoElbowWarning
-from ksweep._sweep import seed_entropy, task_seeds
+from ksweep._seeding import seed_entropy, task_seeds
 
 K_RANGE = range(2, 10)
 

@@ -24,7 +24,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
 from ksweep import InvalidParameterError, SweepResult, SweepTaskError
-from ksweep._sweep import seed_entropy, task_seeds
+from ksweep._seeding import seed_entropy, task_seeds
 from ksweep.spark import SparkKSweep, assemble_features
 
 TRUE_K = 5

@@ -544,8 +544,8 @@ X_SMALL = np.random.default_rng(0).normal(size=(20, 3))
         ),
         (
             {"inner_threads": 0},
-            "The 'inner_threads' parameter of KSweep must be an int in the range [1, inf) "
-            "or None. Got 0 instead.",
+            "The 'inner_threads' parameter of KSweep must be a str among {'auto'}, an int in "
+            "the range [1, inf) or None. Got 0 instead.",
         ),
         (
             {"progress": "yes"},

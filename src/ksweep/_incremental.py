@@ -29,10 +29,10 @@
   distances of the held-back rows to its nearest center (``score_func(model, holdout)`` when
   given): rows no model has seen, one sample for every k, so one scale.
 - **Threads.** Updates and scoring run in this process. Per model, native threads are capped
-  at ``inner_threads``, as every task of ``fit`` is (one thread by default: on a busy machine
-  an OpenMP team that waits for a busy core slows each small step by orders of magnitude);
-  the fused stream runs BLAS on one thread and its kernels on ``n_jobs`` threads (None: every
-  core), which change no result.
+  at ``inner_threads`` ("auto": one), as every independent task of ``fit`` is (on a busy
+  machine an OpenMP team that waits for a busy core slows each small step by orders of
+  magnitude); the fused stream runs BLAS on one thread and its kernels on
+  :func:`stream_threads` threads (every core by default), which change no result.
 - **Start-up.** ``MiniBatchKMeans.partial_fit`` needs at least k rows in its first call, so
   rows to train on are buffered until there are as many as the largest k; results exist once
   the models have taken a step and the holdout holds a row.
@@ -42,19 +42,22 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics.pairwise import euclidean_distances
 
 from ksweep._families import within_cluster_sum_of_squares
 from ksweep._minibatch import FusedMiniBatch, stream_unsupported
-from ksweep._results import SweepResult
-from ksweep._sweep import seed_entropy, task_seeds
+from ksweep._pipeline import Plan, Runner, n_restarts_for, user_stacklevel
+from ksweep._seeding import HOLDOUT_KEY, seed_entropy
+from ksweep._tasks import TaskRecord
 from ksweep._threads import capped_threads, effective_n_jobs
-from ksweep._validation import cluster_count_param, param_error
+from ksweep._validation import check_k_range, cluster_count_param, param_error
 from ksweep.exceptions import InvalidParameterError
 
 #: Probability that a row of the stream is a holdout candidate.
@@ -62,8 +65,8 @@ HOLDOUT_FRACTION = 0.1
 #: The most rows the held-back sample keeps (a reservoir over the candidates).
 HOLDOUT_MAX = 10_000
 #: The holdout's SeedSequence spawn key: one int long, unlike the (k, restart) task keys,
-#: and not the gap statistic's (0,).
-HOLDOUT_SPAWN_KEY = (1,)
+#: and not the gap statistic's (0,) (see ``ksweep._seeding``).
+HOLDOUT_SPAWN_KEY = HOLDOUT_KEY
 #: Parameters that must not change between the partial_fit calls of one stream.
 STREAM_PARAMS = ("estimator", "k_range", "n_init", "random_state", "score_func", "engine")
 #: Selection methods that read only the inertia per k (criteria need the whole data set).
@@ -168,6 +171,14 @@ def stream_engine(sweep: Any, template: Any) -> str:
     )
 
 
+def stream_threads(sweep: Any) -> int:
+    """The fused stream's kernel threads: ``inner_threads`` when an int, else the cores
+    ``n_jobs`` gives (every core by default): one task alone in this process."""
+    if isinstance(sweep.inner_threads, int) and not isinstance(sweep.inner_threads, bool):
+        return sweep.inner_threads
+    return effective_n_jobs(sweep.n_jobs, type(sweep).__name__)
+
+
 class HeldOutSample:
     """A uniform reservoir of at most ``capacity`` rows of a stream, never trained on.
 
@@ -232,8 +243,12 @@ class HeldOutSample:
         return train
 
 
-class IncrementalSweep:
+class IncrementalSweep(Runner):
     """One model per (k, restart), updated batch by batch, scored on a held-back sample.
+
+    The stream's runner: after each batch, :meth:`run` scores every model on the
+    held-back rows, and the shared stages (``ksweep._pipeline.drive``) assemble
+    the results, keep the best restart of each k and choose k.
 
     Parameters
     ----------
@@ -244,17 +259,21 @@ class IncrementalSweep:
         The k values (from ``check_k_range``).
     """
 
+    engine = "incremental"
+    warn_rising = False  # flagged in results_["non_monotonic"]; a stream warns for nothing
+
     def __init__(self, sweep: Any, k_values: np.ndarray):
-        owner = type(sweep).__name__
+        owner = self.owner = type(sweep).__name__
         check_stream_params(sweep)
         self.template, self.count_param = incremental_template(sweep.estimator, owner)
-        self.n_restarts = sweep._n_restarts(self.template)
+        self.n_restarts = n_restarts_for(self.template, sweep.n_init)
         self.k_values = k_values
         self.params = {name: repr(sweep.get_params(deep=False)[name]) for name in STREAM_PARAMS}
         self.score_func = sweep.score_func
         self.inner_threads = sweep.inner_threads
         self.entropy = seed_entropy(sweep.random_state)
-        self.seeds = task_seeds(self.entropy, k_values, self.n_restarts)
+        self.stream_plan = Plan(k_values, self.n_restarts, self.entropy)
+        self.seeds = self.stream_plan.seeds
         seeded = "random_state" in self.template.get_params(deep=False)
         self.models = [
             [
@@ -271,7 +290,7 @@ class IncrementalSweep:
         self.fused: FusedMiniBatch | None = None  # "fused-stream": self.models stay unfitted
         if self.engine == "fused-stream":
             self.fused = FusedMiniBatch.from_models([m for row in self.models for m in row])
-            self.threads = effective_n_jobs(sweep.n_jobs, owner)
+            self.threads = stream_threads(sweep)
             share = k_values[:, np.newaxis] * np.ones(self.seeds.shape)
             self.time_share = share / share.sum()
         self.holdout = HeldOutSample(self.entropy, HOLDOUT_FRACTION, HOLDOUT_MAX)
@@ -282,7 +301,7 @@ class IncrementalSweep:
         self._buffer: list[np.ndarray] = []
         self.dtype: np.dtype | None = None
         self.input_attrs: dict[str, Any] = {}  # n_features_in_ (and feature_names_in_)
-        self.results: SweepResult | None = None  # the results_ this stream last set
+        self.results: Any = None  # the results_ this stream last set
 
     def check_unchanged(self, sweep: Any) -> None:
         """Raise if a parameter the stream was started with has changed since."""
@@ -309,15 +328,15 @@ class IncrementalSweep:
         return self.n_steps > 0 and self.holdout.size > 0
 
     def limits(self):
-        """Cap native threads at ``inner_threads`` (as each task of ``fit`` does).
+        """Cap native threads at ``inner_threads`` ("auto": one, as for independent fits).
 
-        The fused stream runs BLAS on one thread and its kernels on ``n_jobs`` threads.
+        The fused stream runs BLAS on one thread (its kernels use ``self.threads``).
         """
         if self.fused is not None:
             return capped_threads(1)
         if self.inner_threads is None:
             return contextlib.nullcontext()
-        return capped_threads(self.inner_threads)
+        return capped_threads(1 if self.inner_threads == "auto" else self.inner_threads)
 
     def update(self, X: np.ndarray) -> None:
         """Hold back part of the batch X and train every model on the rest."""
@@ -368,52 +387,110 @@ class IncrementalSweep:
             )
         return within_cluster_sum_of_squares(rows, np.asarray(model.predict(rows)))
 
-    def result(self, owner: str = "KSweep") -> SweepResult:
-        """The sweep so far: holdout inertia per (k, restart), steps, seconds, seeds."""
-        if self.fused is not None:
+    # -- the runner's stages ------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        return self.stream_plan
+
+    @property
+    def inertia_definition(self) -> str:
+        if self.score_func is not None:
+            return "score_func(model, held-back rows)"
+        return (
+            "sum of squared Euclidean distances of the "
+            f"{self.holdout.size} held-back rows to the closest center"
+        )
+
+    def run(self, plan: Plan) -> dict[tuple, TaskRecord]:
+        """Every model as it is now, scored on the held-back rows (holdout inertia)."""
+        if self.fused is not None:  # one pass for every model; its state as fitted models
             with self.limits():
                 inertia = self.fused.score(self.holdout.rows, self.threads)
             inertia = inertia.reshape(self.seeds.shape)
-            raw = self.fused.batch_inertia.reshape(self.seeds.shape)
+            n = self.n_restarts
+            models = [
+                [self.fused.fitted(model, i * n + r) for r, model in enumerate(row)]
+                for i, row in enumerate(self.models)
+            ]
         else:
             with self.limits():
-                inertia = [[self._holdout_inertia(m, owner) for m in row] for row in self.models]
-            raw = [[float(getattr(m, "inertia_", np.nan)) for m in row] for row in self.models]
-        n_k = self.k_values.size
-        return SweepResult(
-            self.k_values,
-            {
-                "inertia": inertia,
-                "raw_inertia": raw,
-                "n_iter": np.full(self.seeds.shape, self.n_steps),
-                "fit_time": self.fit_time.copy(),
-                "seed": self.seeds,
-            },
-            inertia_definition=(
-                "sum of squared Euclidean distances of the "
-                f"{self.holdout.size} held-back rows to the closest center"
-                if self.score_func is None
-                else "score_func(model, held-back rows)"
-            ),
-            engine=self.engine,
-            columns={
-                "n_holdout": np.full(n_k, self.holdout.size, dtype=np.int64),
-                "n_trained": np.full(n_k, self.n_trained, dtype=np.int64),
-            },
-        )
-
-    def best_models(self, result: SweepResult) -> dict[int, Any]:
-        """k -> the model of the restart with the lowest holdout inertia."""
-        best = {
-            int(k): (i, int(r))
-            for i, (k, r) in enumerate(zip(result["k"], result["best_restart"], strict=True))
+                inertia = [
+                    [self._holdout_inertia(m, self.owner) for m in row] for row in self.models
+                ]
+            models = self.models
+        return {
+            (int(k), r): TaskRecord(
+                inertia=float(inertia[i][r]),
+                raw_inertia=float(getattr(model, "inertia_", np.nan)),
+                n_iter=self.n_steps,
+                fit_time=float(self.fit_time[i, r]),
+                estimator=model,
+            )
+            for i, (k, row) in enumerate(zip(plan.k_values, models, strict=True))
+            for r, model in enumerate(row)
         }
-        if self.fused is not None:  # the fused state, as fitted MiniBatchKMeans
-            n = self.n_restarts
-            return {
-                k: self.fused.fitted(self.models[i][r], i * n + r) for k, (i, r) in best.items()
-            }
-        return {k: self.models[i][r] for k, (i, r) in best.items()}
+
+    def columns(self, plan: Plan, results, records, models, labels) -> dict[str, np.ndarray]:
+        """How many rows the holdout holds and the models were trained on."""
+        n_k = plan.k_values.size
+        return {
+            "n_holdout": np.full(n_k, self.holdout.size, dtype=np.int64),
+            "n_trained": np.full(n_k, self.n_trained, dtype=np.int64),
+        }
+
+
+_FITTED = (
+    "results_", "best_k_", "best_estimator_", "estimators_", "elbow_", "labels_",
+    "cluster_centers_", "n_features_in_", "feature_names_in_",
+)  # fmt: skip
+
+
+def stream_batch(sweep: Any, X: Any) -> IncrementalSweep | None:
+    """Feed one batch to ``sweep``'s stream (the first call, or one after ``fit``, starts
+    one); return the stream's runner, or None (with a warning) while it cannot run yet."""
+    owner = type(sweep).__name__
+    if sparse.issparse(X):
+        raise TypeError(
+            f"{owner}.partial_fit takes dense batches; got a sparse {type(X).__name__}. "
+            "Convert each batch with .toarray(), or use fit for sparse data."
+        )
+    state = getattr(sweep, "_incremental", None)
+    if state is None or state.results is not getattr(sweep, "results_", None):
+        sweep._check_params()
+        state = IncrementalSweep(sweep, check_k_range(sweep.k_range))
+        for name in _FITTED:
+            sweep.__dict__.pop(name, None)  # a new stream replaces the fitted sweep
+        sweep._memory = None
+        X = sweep._validate_X(X, reset=True)
+        state.input_attrs = {
+            name: getattr(sweep, name)
+            for name in ("n_features_in_", "feature_names_in_")
+            if hasattr(sweep, name)
+        }
+        sweep._incremental = state
+    else:
+        state.check_unchanged(sweep)
+        sweep.__dict__.update(state.input_attrs)
+        try:
+            X = sweep._validate_X(X, reset=False)
+        finally:
+            if not state.ready:
+                for name in state.input_attrs:
+                    sweep.__dict__.pop(name, None)
+    state.update(X)
+    if state.ready:
+        return state
+    for name in state.input_attrs:  # not fitted until there are results
+        sweep.__dict__.pop(name, None)
+    warnings.warn(
+        f"{owner}.partial_fit has {state.n_buffered} row(s) to train on and "
+        f"{state.holdout.size} held back: the models start once there are "
+        f"{int(state.k_values[-1])} (the largest k) and 1 held back. The sweep is not "
+        "fitted yet.",
+        UserWarning,
+        stacklevel=user_stacklevel(),
+    )
+    return None
 
 
 __all__ = [
@@ -424,5 +501,7 @@ __all__ = [
     "check_stream_params",
     "incremental_template",
     "not_incremental",
+    "stream_batch",
     "stream_engine",
+    "stream_threads",
 ]
