@@ -420,19 +420,20 @@ default="Tibs2001SEmax"
         - **Start-up.** The first update needs as many rows to train on as the
           largest k: rows are buffered until then (with a warning, and the sweep
           is not fitted yet). The first batch needs at least 2 rows.
+        - **Engines.** ``engine="auto"`` updates ``KMeans``/``MiniBatchKMeans`` models
+          (``init`` "k-means++"/"random", no ``score_func``, numba) in one pass per batch
+          ("fused-stream": scikit-learn's mini-batch update per model, same seeds, on
+          every core, results independent of the thread count); else, and with
+          "independent", each model's ``partial_fit`` ("incremental").
         - **Streams.** The first call starts a stream and reads ``estimator``,
-          ``k_range``, ``n_init``, ``random_state`` and ``score_func``; changing one
-          of them before a later call is an error. :meth:`fit` starts over, and a
-          ``partial_fit`` after :meth:`fit` starts a new stream (the fitted sweep is
-          replaced). :meth:`extend` after ``partial_fit`` runs a full :meth:`fit`.
+          ``k_range``, ``n_init``, ``random_state``, ``score_func`` and ``engine``;
+          changing one of them before a later call is an error. :meth:`fit` starts
+          over; a ``partial_fit`` after :meth:`fit` starts a new stream (replacing the
+          fitted sweep). :meth:`extend` after ``partial_fit`` runs a full :meth:`fit`.
 
-        ``results_.engine`` is ``"incremental"``, ``results_["n_iter"]`` the number of
-        updates each model has had and ``results_["fit_time"]`` the seconds spent
-        in them. ``labels_`` is not set (a stream has no training labels to keep).
-        ``executor``, ``n_jobs``, ``engine`` and ``progress`` are not used: the
-        models are updated in this process, with native threads capped at
-        ``inner_threads``. ``selection`` must be
-        ``"kneedle"``, ``"two_segment"`` or a callable, ``scoring`` and
+        ``results_["n_iter"]`` counts each model's updates, ``results_["fit_time"]``
+        their seconds; ``labels_`` is not set; ``executor`` and ``progress`` are not
+        used. ``selection`` must be ``"kneedle"``, ``"two_segment"`` or a callable, ``scoring`` and
         ``checkpoint`` None. Batches must be dense; a rising inertia is flagged in
         ``results_["non_monotonic"]`` without a warning.
 
@@ -461,7 +462,7 @@ default="Tibs2001SEmax"
         >>> sweep.best_k_
         4
         >>> sweep.results_.engine, sweep.predict(X[:3]).shape
-        ('incremental', (3,))
+        ('fused-stream', (3,))
         """
         state = stream_batch(self, X)
         if state is not None:  # None: the models have not started yet (it warned)
