@@ -153,9 +153,10 @@ def workload_a(repeats: int, with_tslearn: bool, with_dask: bool) -> None:
     rows["floor: float32 GEMMs of every Lloyd pass"] = floor
     print(f"one float32 GEMM, X against all {sum(k_range)} centers: {one:.4f} s")
     _report(rows, "scikit-learn KMeans loop")
-    gap_ratio = rows["KSweep(selection='gap'), B=10 references, warm"] / rows[
-        "KSweep defaults, warm (second fit on)"
-    ]
+    gap_ratio = (
+        rows["KSweep(selection='gap'), B=10 references, warm"]
+        / rows["KSweep defaults, warm (second fit on)"]
+    )
     print(f"gap statistic sweep / plain sweep: {gap_ratio:.2f}x the time")
     if with_tslearn:
         tslearn_s = rows["tslearn TimeSeriesKMeans loop"]
