@@ -116,6 +116,10 @@ def workload_a(repeats: int, with_tslearn: bool, with_dask: bool) -> None:
         )
         inertia["ksweep"] = fused.results_["inertia"]
         np.testing.assert_array_equal(inertia["ksweep"], record["inertia"])
+        rows["KSweep(selection='gap'), B=10 references, warm"], gapped = timed(
+            1, lambda: sweep(selection="gap").fit(X)
+        )
+        print(f"gap statistic (B=10): chosen k {gapped.best_k_}")
         sweep(executor="processes").fit(X[:2000])  # start the pool
         rows["tuned: executor='processes' (warm pool)"], procs = timed(
             repeats, lambda: sweep(executor="processes").fit(X)
@@ -149,6 +153,11 @@ def workload_a(repeats: int, with_tslearn: bool, with_dask: bool) -> None:
     rows["floor: float32 GEMMs of every Lloyd pass"] = floor
     print(f"one float32 GEMM, X against all {sum(k_range)} centers: {one:.4f} s")
     _report(rows, "scikit-learn KMeans loop")
+    gap_ratio = (
+        rows["KSweep(selection='gap'), B=10 references, warm"]
+        / rows["KSweep defaults, warm (second fit on)"]
+    )
+    print(f"gap statistic sweep / plain sweep: {gap_ratio:.2f}x the time")
     if with_tslearn:
         tslearn_s = rows["tslearn TimeSeriesKMeans loop"]
         print(

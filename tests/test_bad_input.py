@@ -391,7 +391,7 @@ def test_k_range_too_short_for_the_selection_method(selection, k_range, needed):
 _SCORING_OPTIONS = "{'silhouette', 'calinski_harabasz', 'davies_bouldin', 'gap'}"
 _SELECTION_OPTIONS = (
     "a str among {'kneedle', 'two_segment', 'silhouette', 'calinski_harabasz', "
-    "'davies_bouldin', 'gap', 'bic'} or a callable"
+    "'davies_bouldin', 'gap', 'bic', 'vote'} or a callable"
 )
 
 
@@ -430,6 +430,20 @@ _SELECTION_OPTIONS = (
         ("gap_references", None, "an int in the range [1, inf)"),
         ("gap_reference", "PCA", "a str among {'uniform', 'pca'}"),
         ("gap_reference", None, "a str among {'uniform', 'pca'}"),
+        (
+            "gap_rule",
+            "tibs",
+            "a str among {'firstSEmax', 'Tibs2001SEmax', 'globalSEmax', 'firstmax', 'globalmax'}",
+        ),
+        (
+            "gap_rule",
+            None,
+            "a str among {'firstSEmax', 'Tibs2001SEmax', 'globalSEmax', 'firstmax', 'globalmax'}",
+        ),
+        ("gap_se_factor", -0.5, "a finite real number >= 0"),
+        ("gap_se_factor", float("inf"), "a finite real number >= 0"),
+        ("gap_se_factor", True, "a finite real number >= 0"),
+        ("gap_se_factor", "1", "a finite real number >= 0"),
         ("gap_reference", "gaussian", "a str among {'uniform', 'pca'}"),
         ("score_func", "inertia", "a callable or None"),
         ("score_func", 3, "a callable or None"),

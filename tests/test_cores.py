@@ -180,6 +180,16 @@ def test_fused_results_identical_in_worker_processes(X, monkeypatch):
     _assert_same_results(one, processes)
 
 
+def test_fused_task_on_a_dask_client_gets_the_host_threads(X, client):
+    # One fused group on a 2-worker, 1-thread-each local cluster: the task may use both.
+    backend = open_backend(client, None, "auto", engine="fused", n_tasks=1)
+    try:
+        assert (backend.kind, backend.workers, backend.inner_threads) == ("dask", 2, 2)
+    finally:
+        backend.close(abort=False)
+    _assert_same_results(_sweep(X, inner_threads=1, executor="serial"), _sweep(X, executor=client))
+
+
 def test_independent_results_identical_on_one_core_and_all(X, monkeypatch):
     _cores(monkeypatch, 1)
     one = _sweep(X, engine="independent")

@@ -55,6 +55,8 @@ def test_default_k_range_is_an_immutable_range():
         "seeding_sample": 20_000,
         "gap_references": 10,
         "gap_reference": "uniform",
+        "gap_rule": "Tibs2001SEmax",
+        "gap_se_factor": 1.0,
         "score_func": None,
         "checkpoint": None,
         "checkpoint_overwrite": False,

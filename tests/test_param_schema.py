@@ -42,6 +42,8 @@ OUT_OF_RANGE = {
     "seeding_sample": 0,
     "gap_references": 0,
     "gap_reference": "gaussian",
+    "gap_rule": "firstSE",
+    "gap_se_factor": -1.0,
 }
 TYPE_ONLY = {"progress", "score_func", "checkpoint", "checkpoint_overwrite"}
 SPARK_OUT_OF_RANGE = {

@@ -373,12 +373,25 @@ def open_backend(
     backend = _open(executor, n_jobs, inner_threads)
     if inner_threads == "auto":
         running = min(backend.workers, n_tasks)
-        backend.inner_threads = (
-            threads_per_task(cores, running)
-            if engine == "fused" and backend.kind in ("in_process", "processes")
-            else 1
-        )
+        if engine != "fused" or backend.kind == "other":
+            backend.inner_threads = 1
+        elif backend.kind == "dask":  # the cluster's threads shared, at most one host's
+            backend.inner_threads = min(
+                _dask_host_threads(backend.executor._client),
+                threads_per_task(backend.workers, running),
+            )
+        else:
+            backend.inner_threads = threads_per_task(cores, running)
     return backend
+
+
+def _dask_host_threads(client: Any) -> int:
+    """The most worker threads of a dask cluster on one host (the cores a task may share)."""
+    per_host: dict[str, int] = {}
+    for worker in client.scheduler_info(n_workers=-1)["workers"].values():
+        host = worker.get("host", "")
+        per_host[host] = per_host.get(host, 0) + int(worker.get("nthreads", 1))
+    return max(per_host.values(), default=1)
 
 
 def _open(executor: Any, n_jobs: int | None, inner_threads: Any) -> Backend:

@@ -9,10 +9,8 @@ the shared stages of :mod:`ksweep._pipeline` (plan, run, assemble, choose, adopt
 
 from __future__ import annotations
 
-import os
 from typing import ClassVar
 
-import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, MetaEstimatorMixin
 from sklearn.cluster import KMeans
 from sklearn.utils import get_tags
@@ -20,8 +18,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ksweep._choosing import (
+    DEFAULT_GAP_RULE,
     SCORING_NAMES,
-    SELECTION_NAMES,
     Summary,
     check_long_enough,
     needed_scoring,
@@ -36,7 +34,7 @@ from ksweep._dask_arrays import (
     score_dask,
     transform_dask,
 )
-from ksweep._executors import ExecutorByReference, check_executor, validate_executor
+from ksweep._executors import ExecutorByReference, validate_executor
 from ksweep._families import check_scoring_applies, family_of
 from ksweep._incremental import not_incremental, stream_batch
 from ksweep._local import LocalRunner
@@ -45,26 +43,15 @@ from ksweep._pipeline import Runner, adopt, drive
 # seed_entropy and task_seeds lived here before ksweep._seeding: re-exported for old imports
 from ksweep._seeding import seed_entropy as seed_entropy
 from ksweep._seeding import task_seeds as task_seeds
+from ksweep._sweep_params import KSWEEP_CONSTRAINTS
 from ksweep._validation import (
-    CALLABLE,
-    NONE,
-    NONZERO_INT,
-    RANDOM_STATE,
-    Checked,
-    Constraint,
     Rule,
-    check_estimator,
     check_input,
     check_k_range,
     cluster_count_param,
-    instance_of,
-    int_at_least,
-    options,
     validate_params,
 )
 from ksweep.criteria import DEFAULT_SILHOUETTE_SAMPLE
-
-_BOOL = Constraint("a bool", lambda v: isinstance(v, bool | np.bool_))
 
 
 def _estimator_has(attr: str):
@@ -153,9 +140,15 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         None leaves the libraries' defaults.
     progress : bool, default=False
         Show a tqdm progress bar over tasks as they complete (needs tqdm).
-    selection : {"kneedle", "two_segment"} or callable, default="kneedle"
-        How ``best_k_`` is chosen from the best inertia per k. A callable
-        receives ``(k, inertia)`` arrays and returns an object with a ``k``
+    selection : str or callable, default="kneedle"
+        How ``best_k_`` is chosen: "kneedle" or "two_segment" (elbow of the
+        best inertia per k), "silhouette", "calinski_harabasz",
+        "davies_bouldin", "gap" (computed for the purpose), "bic" (mixtures),
+        or "vote" (each of those computed casts one vote, the most voted k
+        wins, a tie goes to the k of the first of them in that order; the
+        three cheap criteria are computed for it, the gap only when
+        ``scoring`` names it). A callable
+        receives ``(k, results_)`` and returns an object with a ``k``
         attribute (such as :class:`ksweep.SelectionResult`) or an int. When
         the method finds no k, a :class:`~ksweep.exceptions.NoElbowWarning`
         is issued and the largest k is used.
@@ -177,6 +170,15 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         by Lloyd on this sample; at least 3 × the largest k rows are drawn).
         A larger sample seeds better where clusters are small, and moves
         more rows to the client. Not used for X in memory or ``partial_fit``.
+    gap_rule : {"firstSEmax", "Tibs2001SEmax", "globalSEmax", "firstmax", "globalmax"}, \
+default="Tibs2001SEmax"
+        How the gap statistic's k is read from its curve: the rules of R's
+        ``cluster::maxSE`` (see :func:`ksweep.gap.gap_rule_index`). The default
+        is the paper's rule, the most accurate of the five on
+        ``benchmarks/selection_accuracy.py``.
+    gap_se_factor : float, default=1.0
+        R's ``SE.factor``: how many standard errors the gap's SE rules allow.
+
 
     Attributes
     ----------
@@ -212,37 +214,7 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
 
     #: What each parameter may be (ksweep's own schema, see ``ksweep._validation``),
     #: checked in this order at the start of every fit.
-    _constraints: ClassVar[dict[str, Rule]] = {
-        "n_init": [int_at_least(1)],
-        "random_state": [RANDOM_STATE, NONE],
-        "n_jobs": [NONZERO_INT, NONE],
-        "inner_threads": [options("auto"), int_at_least(1), NONE],
-        "engine": [options("auto", "fused", "independent")],
-        "score_func": [CALLABLE, NONE],
-        "progress": [_BOOL],
-        "elbow_scale": [options("auto", "log", "linear")],
-        "selection": [options(*SELECTION_NAMES), CALLABLE],
-        "scoring": [
-            Constraint(
-                "a tuple of str among {" + ", ".join(repr(n) for n in SCORING_NAMES) + "}",
-                lambda v: (
-                    isinstance(v, (tuple, list))
-                    and all(isinstance(n, str) and n in SCORING_NAMES for n in v)
-                ),
-            ),
-            options(*SCORING_NAMES),
-            NONE,
-        ],
-        "silhouette_sample": [int_at_least(2), NONE],
-        "seeding_sample": [int_at_least(1)],
-        "gap_references": [int_at_least(1)],
-        "gap_reference": [options("uniform", "pca")],
-        "checkpoint": [instance_of(str, os.PathLike, name="str or os.PathLike"), NONE],
-        "checkpoint_overwrite": [_BOOL],
-        "executor": Checked(check_executor),
-        "k_range": Checked(lambda value, owner: check_k_range(value, owner=owner)),
-        "estimator": Checked(check_estimator),
-    }
+    _constraints: ClassVar[dict[str, Rule]] = KSWEEP_CONSTRAINTS
 
     def __init__(
         self,
@@ -263,6 +235,8 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         seeding_sample=SAMPLE_ROWS,
         gap_references=10,
         gap_reference="uniform",
+        gap_rule=DEFAULT_GAP_RULE,
+        gap_se_factor=1.0,
         score_func=None,
         checkpoint=None,
         checkpoint_overwrite=False,
@@ -283,6 +257,8 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         self.seeding_sample = seeding_sample
         self.gap_references = gap_references
         self.gap_reference = gap_reference
+        self.gap_rule = gap_rule
+        self.gap_se_factor = gap_se_factor
         self.score_func = score_func
         self.checkpoint = checkpoint
         self.checkpoint_overwrite = checkpoint_overwrite
@@ -444,19 +420,20 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         - **Start-up.** The first update needs as many rows to train on as the
           largest k: rows are buffered until then (with a warning, and the sweep
           is not fitted yet). The first batch needs at least 2 rows.
+        - **Engines.** ``engine="auto"`` updates ``KMeans``/``MiniBatchKMeans`` models
+          (``init`` "k-means++"/"random", no ``score_func``, numba) in one pass per batch
+          ("fused-stream": scikit-learn's mini-batch update per model, same seeds, on
+          every core, results independent of the thread count); else, and with
+          "independent", each model's ``partial_fit`` ("incremental").
         - **Streams.** The first call starts a stream and reads ``estimator``,
-          ``k_range``, ``n_init``, ``random_state`` and ``score_func``; changing one
-          of them before a later call is an error. :meth:`fit` starts over, and a
-          ``partial_fit`` after :meth:`fit` starts a new stream (the fitted sweep is
-          replaced). :meth:`extend` after ``partial_fit`` runs a full :meth:`fit`.
+          ``k_range``, ``n_init``, ``random_state``, ``score_func`` and ``engine``;
+          changing one of them before a later call is an error. :meth:`fit` starts
+          over; a ``partial_fit`` after :meth:`fit` starts a new stream (replacing the
+          fitted sweep). :meth:`extend` after ``partial_fit`` runs a full :meth:`fit`.
 
-        ``results_.engine`` is ``"incremental"``, ``results_["n_iter"]`` the number of
-        updates each model has had and ``results_["fit_time"]`` the seconds spent
-        in them. ``labels_`` is not set (a stream has no training labels to keep).
-        ``executor``, ``n_jobs``, ``engine`` and ``progress`` are not used: the
-        models are updated in this process, with native threads capped at
-        ``inner_threads``. ``selection`` must be
-        ``"kneedle"``, ``"two_segment"`` or a callable, ``scoring`` and
+        ``results_["n_iter"]`` counts each model's updates, ``results_["fit_time"]``
+        their seconds; ``labels_`` is not set; ``executor`` and ``progress`` are not
+        used. ``selection`` must be ``"kneedle"``, ``"two_segment"`` or a callable, ``scoring`` and
         ``checkpoint`` None. Batches must be dense; a rising inertia is flagged in
         ``results_["non_monotonic"]`` without a warning.
 
@@ -485,7 +462,7 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         >>> sweep.best_k_
         4
         >>> sweep.results_.engine, sweep.predict(X[:3]).shape
-        ('incremental', (3,))
+        ('fused-stream', (3,))
         """
         state = stream_batch(self, X)
         if state is not None:  # None: the models have not started yet (it warned)
@@ -500,7 +477,12 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
 
     def _sweep(self, runner: Runner):
         """The shared stages: plan, run, assemble (``drive``), then choose k and adopt."""
-        adopt(self, drive(runner.plan(), runner))
+        adopt(
+            self,
+            drive(runner.plan(), runner),
+            gap_rule=self.gap_rule,
+            gap_se_factor=self.gap_se_factor,
+        )
         self.__dict__.update(runner.input_attrs)
         self._memory = runner.memory
         return self
@@ -511,7 +493,8 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         """What every applicable selection method chooses on this sweep, side by side.
 
         The elbow detectors always, each criterion in ``results_``, the gap
-        statistic when it was computed, BIC for mixtures. ``str()`` of the
+        statistic when it was computed, BIC for mixtures, and last the
+        ``"vote"`` of all of them, whose reason is the tally. ``str()`` of the
         result is a table; ``.chosen()`` maps each method to its k.
 
         Returns
@@ -526,11 +509,21 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         >>> X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
         >>> sweep = KSweep(k_range=range(2, 7), n_init=2, random_state=0).fit(X)
         >>> summary = sweep.summary()
-        >>> sorted(summary), summary["kneedle"].k
-        (['kneedle', 'two_segment'], 3)
+        >>> list(summary), summary["kneedle"].k
+        (['kneedle', 'two_segment', 'vote'], 3)
+        >>> summary["vote"].reason  # a tie goes to the first voter's k
+        'k=3 has 1 of 2 votes (kneedle); k=4: 1 (two_segment)'
         """
         check_is_fitted(self)
-        return Summary(summary(self.results_["k"], self.results_, self.elbow_scale))
+        return Summary(
+            summary(
+                self.results_["k"],
+                self.results_,
+                self.elbow_scale,
+                gap_rule=self.gap_rule,
+                gap_se_factor=self.gap_se_factor,
+            )
+        )
 
     def plot(self, ax=None):
         """Plot the sweep: inertia per k with its spread over restarts, the chosen k marked.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -73,6 +73,10 @@ def instance_of(*types: type, name: str) -> Constraint:
 NONE = Constraint("None", lambda v: v is None)
 CALLABLE = Constraint("a callable", callable)
 NONZERO_INT = Constraint("a nonzero int", lambda v: _is_int(v) and v != 0)
+NONNEGATIVE_REAL = Constraint(
+    "a finite real number >= 0",
+    lambda v: isinstance(v, Real) and not isinstance(v, bool) and bool(np.isfinite(v)) and v >= 0,
+)
 RANDOM_STATE = Constraint(
     "an int in the range [0, inf), a numpy RandomState or Generator",
     lambda v: (
