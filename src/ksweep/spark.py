@@ -35,6 +35,7 @@ import numpy as np
 
 from ksweep._choosing import Summary, check_long_enough, choose_k, needed_scoring, summary
 from ksweep._results import SweepResult
+from ksweep._spark_fused import fused_unsupported, run_fused
 from ksweep._sweep import _warn_non_monotonic, seed_entropy, task_seeds
 from ksweep._tasks import TaskRecord
 from ksweep._validation import (
@@ -235,23 +236,40 @@ class SparkKSweep:
     prediction_col : str, default="prediction"
         The column ``predict`` and ``transform`` add (the models' ``predictionCol``).
     max_iter : int, default=20
-        Spark's ``maxIter`` per fit.
+        Most Lloyd iterations per fit (Spark's ``maxIter``).
     tol : float, default=1e-4
-        Spark's convergence tolerance ``tol``.
+        Convergence tolerance. "mllib": Spark's ``tol`` (every center moved by less than
+        it). "fused": scikit-learn's rule (the squared center shift, summed over the
+        centers, at most ``tol`` × the mean feature variance).
     init_mode : {"k-means||", "random"}, default="k-means||"
-        Spark's ``initMode``.
+        Spark's ``initMode`` ("mllib" only; "random" makes "auto" use "mllib").
     init_steps : int, default=2
-        Spark's ``initSteps`` for k-means||.
+        Spark's ``initSteps`` for k-means|| ("mllib" only; another value makes "auto" use
+        "mllib").
+    engine : {"auto", "fused", "mllib"}, default="auto"
+        "fused": ksweep's data-parallel engine. The features are cached once on the
+        executors as NumPy blocks; every Lloyd iteration of every ``(k, restart)`` shares
+        one Spark job over them, whose per-center sums are added up on the executors (the
+        driver receives one array per iteration). Each run starts from the best of five
+        k-means++ draws refined on a uniform sample of 20,000 rows; the cost per k is
+        the exact sum of squared distances (the scale of ``trainingCost``); ``best_model_``
+        is a ``KMeansModel`` built from the chosen centers. The executors' Python
+        workers need numpy, pyarrow, numba and ksweep. "mllib": one
+        ``pyspark.ml.clustering.KMeans`` fit per ``(k, restart)``, ``concurrency`` at a
+        time. "auto" is "fused" unless ``init_mode``/``init_steps`` ask for MLlib's
+        initialization, there is no SparkContext (Spark Connect), or numba or pyarrow
+        is missing on the driver; ``results_.engine`` says which ran.
     concurrency : int, default=2
-        Driver threads that submit fits at once. Spark's scheduler runs the jobs of several
-        threads side by side (FIFO by default; FAIR with ``spark.scheduler.mode=FAIR``), so
-        the driver-side work of one fit overlaps the cluster work of another. 1 fits one
-        after another.
+        ("mllib" only.) Driver threads that submit fits at once. Spark's scheduler runs the
+        jobs of several threads side by side (FIFO by default; FAIR with
+        ``spark.scheduler.mode=FAIR``), so the driver-side work of one fit overlaps the
+        cluster work of another. 1 fits one after another.
     cache : bool, default=True
         Persist the features column once (``MEMORY_AND_DISK``) before the fits, and
         unpersist it at the end, unless ``df`` is already persisted (then its storage is used
         and left alone). False passes ``df`` as is (Spark's KMeans then caches its own copy
-        for every fit).
+        for every fit). The fused engine keeps its own cached blocks while it fits, so it
+        persists the column only to score silhouettes.
 
     Attributes
     ----------
@@ -345,6 +363,7 @@ class SparkKSweep:
         ],
         "init_mode": [options("k-means||", "random")],
         "init_steps": [int_at_least(1)],
+        "engine": [options("auto", "fused", "mllib")],
         "concurrency": [int_at_least(1)],
         "cache": [Constraint("a bool", lambda v: isinstance(v, bool | np.bool_))],
     }
@@ -364,6 +383,7 @@ class SparkKSweep:
         tol: float = 1e-4,
         init_mode: str = "k-means||",
         init_steps: int = 2,
+        engine: str = "auto",
         concurrency: int = 2,
         cache: bool = True,
     ):
@@ -379,6 +399,7 @@ class SparkKSweep:
         self.tol = tol
         self.init_mode = init_mode
         self.init_steps = init_steps
+        self.engine = engine
         self.concurrency = concurrency
         self.cache = cache
 
@@ -411,6 +432,22 @@ class SparkKSweep:
             )
         check_long_enough(k_values, self.selection, self.k_range, owner)
         return k_values
+
+    def _engine(self, data) -> str:
+        """The engine that runs: ``engine``, with "auto" resolved; "fused" must be able to."""
+        if self.engine == "mllib":
+            return "mllib"
+        why_not = fused_unsupported(self.init_mode, self.init_steps, _spark_context(data))
+        if why_not is None:
+            return "fused"
+        if self.engine == "auto":
+            return "mllib"
+        raise param_error(
+            "engine",
+            type(self).__name__,
+            f"'auto' or 'mllib' here: the fused engine cannot run because {why_not}",
+            self.engine,
+        )
 
     def _kmeans(self, k: int, seed: int):
         return _pyspark(type(self).__name__).KMeans(
@@ -449,8 +486,10 @@ class SparkKSweep:
         seeds = task_seeds(entropy, k_values, self.n_init)
 
         data = df.select(self.features_col)
+        engine = self._engine(data)
         cached_here = False
-        if self.cache and not (_is_persisted(df) or _is_persisted(data)):
+        wants_cache = self.cache and (engine == "mllib" or bool(scoring))
+        if wants_cache and not (_is_persisted(df) or _is_persisted(data)):
             data = data.persist(storage.MEMORY_AND_DISK)
             cached_here = True
         try:
@@ -468,7 +507,18 @@ class SparkKSweep:
                 for i, k in reversed(list(enumerate(k_values)))
                 for r in range(self.n_init)
             ]
-            records = self._run(data, plan)
+            if engine == "fused":
+                records = run_fused(
+                    data,
+                    plan,
+                    features_col=self.features_col,
+                    prediction_col=self.prediction_col,
+                    max_iter=int(self.max_iter),
+                    tol=float(self.tol),
+                    sample_seed=np.random.SeedSequence(entropy, spawn_key=(1,)),
+                ).records
+            else:
+                records = self._run(data, plan)
             restarts = {
                 name: [
                     [getattr(records[int(k), r], name) for r in range(self.n_init)]
@@ -477,7 +527,10 @@ class SparkKSweep:
                 for name in ("inertia", "raw_inertia", "n_iter", "fit_time")
             }
             results = SweepResult(
-                k_values, {**restarts, "seed": seeds}, inertia_definition=_INERTIA_DEFINITION
+                k_values,
+                {**restarts, "seed": seeds},
+                inertia_definition=_INERTIA_DEFINITION,
+                engine="spark-fused" if engine == "fused" else "mllib",
             )
             _warn_non_monotonic(results)
             best = [

@@ -1,0 +1,551 @@
+"""Fused sweeps on a Spark DataFrame: X stays on the executors, only sums travel.
+
+The features column is turned once into NumPy blocks of rows (Arrow batches read by the
+executors' Python workers), cached as a Spark RDD (``MEMORY_AND_DISK``). Each Lloyd
+iteration is one Spark job over those blocks: every partition computes, with the fused
+engine's kernel (:func:`ksweep._dask_arrays.chunk_stats`), each center's sum and count for
+every live run at once, and the partial sums are added up on the executors, a tree of
+shuffles ending in one partition, so the driver receives one array per iteration whatever
+the partition count. Partials are added in partition order, so a retried task or a lost
+executor gives the same bits.
+
+Seeding works as on dask arrays: a uniform sample of rows reaches the driver; for each
+``(k, restart)``, the best of :data:`~ksweep._dask_arrays.SAMPLE_SEEDINGS` k-means++ draws,
+each refined by Lloyd on the sample, starts the run on all of X. Runs stop by
+scikit-learn's rule; the inertia of the final centers is exact (the sum of squared
+distances, the scale of MLlib's ``trainingCost``); an empty cluster takes the sample row
+farthest from its run's centers.
+
+The executors' Python workers import numpy, pyarrow, numba and ksweep;
+:func:`check_workers` says clearly when they cannot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ksweep._dask_arrays import SAMPLE_ROWS, SAMPLE_SEEDINGS, _relocate_to_sample, chunk_stats
+from ksweep._executors import cpu_cores
+from ksweep._fused import FusedRun, fused_lloyd
+from ksweep._tasks import TaskRecord, capped_threads
+
+#: Modules every executor's Python worker must import for the fused engine.
+WORKER_MODULES = ("numpy", "pyarrow", "numba", "ksweep._spark_fused")
+#: Bytes of one cached block of rows (float64), at least 1,024 rows.
+BLOCK_BYTES = 8 * 2**20
+#: Partials added per task of the executors' reduction (more levels past its square).
+FAN_IN = 16
+
+
+# -- which engine ------------------------------------------------------------------------
+
+
+def fused_unsupported(init_mode: str, init_steps: int, sc: Any) -> str | None:
+    """Why the fused engine cannot run a sweep with these settings, or None when it can."""
+    if init_mode != "k-means||":
+        return f"it seeds with k-means++ on a sample, not init_mode={init_mode!r}"
+    if init_steps != 2:
+        return f"init_steps={init_steps} tunes MLlib's k-means||, which it does not run"
+    if sc is None:
+        return "there is no SparkContext (Spark Connect has no RDDs)"
+    for module, extra in (("numba", "ksweep[fast]"), ("pyarrow", "pyarrow")):
+        try:
+            __import__(module)
+        except ImportError:
+            return f"{module} is not installed (pip install '{extra}')"
+    return None
+
+
+def check_workers(sc: Any) -> None:
+    """Raise ``ImportError`` naming the :data:`WORKER_MODULES` the Python workers lack.
+
+    The probe is pickled by value (a nested function), so it runs even where ksweep
+    itself cannot be imported; it also starts a worker per slot (up to 16), with the
+    modules imported, before the first pass.
+    """
+    modules = WORKER_MODULES
+
+    def probe(items):
+        import importlib
+
+        for _ in items:  # a worker that leaves input unread is not reused
+            pass
+        missing = []
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # an ImportError, or a module failing as it loads
+                missing.append(f"{name} ({type(exc).__name__}: {exc})")
+        yield missing
+
+    slots = max(1, min(int(sc.defaultParallelism), 16))  # each warms up a worker
+    found = sc.parallelize(range(slots), slots).mapPartitions(probe).collect()
+    missing = sorted({name for names in found for name in names})
+    if missing:
+        raise ImportError(
+            "SparkKSweep(engine='fused') runs ksweep's kernels in the executors' Python "
+            f"workers, which cannot import: {'; '.join(missing)}. Install numpy, pyarrow, "
+            "numba and ksweep (pip install 'ksweep[fast]' pyarrow) where the executors' "
+            "Python runs, in the same version as the driver, or pass engine='mllib'."
+        )
+
+
+# -- X as cached blocks of rows ----------------------------------------------------------
+
+
+def feature_blocks(data: Any, features_col: str) -> Any:
+    """The features column as an RDD of float64 NumPy blocks (rows × features), not cached.
+
+    Spark writes the column as Arrow batches (vectors as arrays of doubles); the
+    executors read them into blocks of about :data:`BLOCK_BYTES`.
+    """
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.ml.linalg import VectorUDT
+    from pyspark.sql import functions as F
+
+    dtype = data.schema[features_col].dataType
+    column = F.col(features_col)
+    if isinstance(dtype, VectorUDT):
+        column = vector_to_array(column, "float64")
+    arrays = data.select(column.cast("array<double>").alias("x"))
+    batches = _arrow_batches(arrays)
+    if batches is None:
+        return _blocks_through_map_in_arrow(arrays, features_col)
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return batches.mapPartitions(_blocks_of_messages(to_arrow_schema(arrays.schema), features_col))
+
+
+def _arrow_batches(arrays: Any) -> Any:
+    """Spark's own Arrow batches of the plan (what ``toPandas`` reads) as an RDD of bytes,
+    or None where the JVM has no ``Dataset.toArrowBatchRdd``."""
+    from pyspark.rdd import RDD
+    from pyspark.serializers import NoOpSerializer
+
+    try:
+        jrdd = arrays._jdf.toArrowBatchRdd().toJavaRDD()
+    except Exception:  # another Spark: the public route
+        return None
+    return RDD(jrdd, arrays.sparkSession.sparkContext, NoOpSerializer())
+
+
+def _blocks_of_messages(schema: Any, features_col: str) -> Callable:
+    def blocks(messages):
+        import pyarrow as pa
+
+        yield from _group_rows(
+            (pa.ipc.read_record_batch(pa.py_buffer(m), schema) for m in messages), features_col
+        )
+
+    return blocks
+
+
+def _blocks_through_map_in_arrow(arrays: Any, features_col: str) -> Any:
+    """The same blocks through ``mapInArrow`` (public, slower: rows go through Pyrolite)."""
+
+    def encode(batches):
+        import pyarrow as pa
+
+        for block in _group_rows(batches, features_col):
+            yield pa.RecordBatch.from_pydict(
+                {"rows": [block.shape[0]], "block": [block.tobytes()]},
+                schema=pa.schema([("rows", pa.int64()), ("block", pa.binary())]),
+            )
+
+    with warnings.catch_warnings():  # mapInArrow checks pandas' version; it uses no pandas
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+        coded = arrays.mapInArrow(encode, "rows long, block binary")
+    return coded.rdd.map(lambda row: np.frombuffer(row.block).reshape(row.rows, -1))
+
+
+def _group_rows(batches, features_col: str):
+    """Blocks of about ``BLOCK_BYTES`` from Arrow batches of a list<double> column."""
+    import numpy as np
+
+    parts, rows, limit = [], 0, None
+    for batch in batches:
+        values = batch.column(0)
+        if len(values) == 0:
+            continue
+        if values.null_count:
+            raise ValueError(
+                f"SparkKSweep: the features column {features_col!r} has null rows; "
+                "drop them (df.dropna(subset=[...])) before fitting."
+            )
+        offsets = values.offsets.to_numpy()
+        widths = np.diff(offsets)
+        if widths[0] == 0 or np.any(widths != widths[0]):
+            raise ValueError(
+                f"SparkKSweep: the feature vectors in {features_col!r} must all have the "
+                f"same, non-zero length. Got lengths {sorted(set(widths.tolist()))[:5]}."
+            )
+        flat = values.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
+        parts.append(flat.reshape(len(values), int(widths[0])))
+        rows += len(values)
+        if limit is None:
+            limit = max(1024, BLOCK_BYTES // (8 * int(widths[0])))
+        if rows >= limit:
+            yield np.ascontiguousarray(np.concatenate(parts), dtype=np.float64)
+            parts, rows = [], 0
+    if parts:
+        yield np.ascontiguousarray(np.concatenate(parts), dtype=np.float64)
+
+
+def _partition_moments(index, blocks):
+    """Rows, mean, sum of squared deviations and finiteness of one partition's blocks."""
+    n, mean, m2, finite, width = 0, None, None, True, None
+    for block in blocks:
+        width = block.shape[1] if width is None else width
+        if block.shape[1] != width:
+            raise ValueError(f"Feature vectors of lengths {width} and {block.shape[1]}.")
+        finite = finite and bool(np.isfinite(block).all())
+        b_mean = block.mean(axis=0)
+        b_m2 = ((block - b_mean) ** 2).sum(axis=0)
+        n, mean, m2 = _merge_moments(n, mean, m2, block.shape[0], b_mean, b_m2)
+    yield index, n, mean, m2, finite
+
+
+def _merge_moments(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
+    """Chan et al.'s pairwise update of counts, means and sums of squared deviations."""
+    if n_a == 0:
+        return n_b, mean_b, m2_b
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    return n, mean_a + delta * (n_b / n), m2_a + m2_b + delta**2 * (n_a * n_b / n)
+
+
+def moments(blocks: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows per partition, X's mean and (population) variance; one pass over the blocks.
+
+    Raises ``ValueError`` when X holds NaN or infinity, has no rows, or vectors of
+    different lengths.
+    """
+    parts = sorted(blocks.mapPartitionsWithIndex(_partition_moments).collect())
+    counts = np.zeros(blocks.getNumPartitions(), dtype=np.int64)
+    n, mean, m2 = 0, None, None
+    widths = {p_mean.shape[0] for _, rows, p_mean, _, _ in parts if rows}
+    if len(widths) > 1:
+        raise ValueError(f"The feature vectors must all have one length. Got {sorted(widths)}.")
+    for index, rows, p_mean, p_m2, finite in parts:
+        if not finite:
+            raise ValueError("Input X contains NaN or infinity.")
+        counts[index] = rows
+        if rows:
+            n, mean, m2 = _merge_moments(n, mean, m2, rows, p_mean, p_m2)
+    if n == 0:
+        raise ValueError("SparkKSweep needs at least 2 rows to cluster. Got 0 row(s) instead.")
+    return counts, mean, m2 / n
+
+
+def sample_rows(blocks: Any, counts: np.ndarray, size: int, seed_sequence) -> np.ndarray:
+    """A uniform sample of ``size`` rows (in row order), as ``_dask_arrays.sample_rows``."""
+    n = int(counts.sum())
+    rng = np.random.default_rng(seed_sequence)
+    idx = np.sort(rng.choice(n, size=min(n, size), replace=False))
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    wanted = {
+        p: idx[(idx >= starts[p]) & (idx < starts[p + 1])] - starts[p]
+        for p in range(counts.size)
+        if np.any((idx >= starts[p]) & (idx < starts[p + 1]))
+    }
+
+    def take(index, part_blocks):
+        local = wanted.get(index, np.empty(0, dtype=np.int64))
+        first = 0
+        for block in part_blocks:  # every block is read: workers are reused only then
+            mine = local[(local >= first) & (local < first + block.shape[0])] - first
+            if mine.size:
+                yield index, first, block[mine]
+            first += block.shape[0]
+
+    pieces = sorted(blocks.mapPartitionsWithIndex(take).collect(), key=lambda p: p[:2])
+    return np.concatenate([rows for _, _, rows in pieces])
+
+
+# -- the per-iteration pass: the `reduce` callable of the data-parallel Lloyd driver -----
+
+
+def pack_stats(sums: np.ndarray, counts: np.ndarray, inertia: np.ndarray) -> np.ndarray:
+    """Sums, counts and inertia of a pass as one float64 array (they add up as one)."""
+    return np.concatenate([sums.ravel(), counts.astype(np.float64), inertia])
+
+
+def unpack_stats(packed: np.ndarray, n_centers: int, n_features: int):
+    """The inverse of :func:`pack_stats`: sums, counts (int64) and per-run inertia."""
+    sums_end = n_centers * n_features
+    sums = packed[:sums_end].reshape(n_centers, n_features)
+    counts = np.rint(packed[sums_end : sums_end + n_centers]).astype(np.int64)
+    return sums, counts, packed[sums_end + n_centers :]
+
+
+def _sum_in_order(items) -> np.ndarray:
+    """Add ``(position, array)`` partials in position order: the same bits in any arrival order."""
+    ordered = sorted(items, key=lambda item: item[0])
+    total = ordered[0][1].copy()
+    for _, part in ordered[1:]:
+        total += part
+    return total
+
+
+class SparkPass:
+    """One pass over the cached blocks per call: the summed statistics of every live run.
+
+    ``self(shared)`` with ``shared = (mean, centers, half_sq, offsets, final_runs)``
+    (the arguments of ``chunk_stats`` after the block) runs one Spark job: each partition
+    adds up ``chunk_stats`` of its blocks, and the partials are added in a tree of
+    shuffles on the executors (:data:`FAN_IN` per task) down to one partition, whose
+    single array is all the driver receives (``received`` logs its bytes per pass).
+
+    Parameters
+    ----------
+    blocks : pyspark.RDD of ndarray
+        The cached blocks of X.
+    threads : int
+        BLAS and OpenMP threads per task (``spark.task.cpus``).
+    tag : str
+        Spark job tag of the sweep (for cancelling).
+    """
+
+    def __init__(self, blocks: Any, threads: int, tag: str):
+        self.blocks = blocks
+        self.threads = int(threads)
+        self.tag = tag
+        self.received: list[tuple[int, int]] = []  # (objects, bytes) the driver got per pass
+
+    def __call__(self, shared: tuple) -> np.ndarray:
+        threads = self.threads
+
+        def stats(index, part_blocks):
+            total = None
+            with capped_threads(threads):
+                for block in part_blocks:
+                    packed = pack_stats(*chunk_stats(block, *shared))
+                    total = packed if total is None else total + packed
+            if total is not None:
+                yield index, total
+
+        level = self.blocks.mapPartitionsWithIndex(stats)
+        width = self.blocks.getNumPartitions()
+        fan = max(FAN_IN, math.ceil(math.sqrt(width)))
+        while True:  # each level adds up groups of `fan` positions on the executors
+            width = math.ceil(width / fan)
+            level = (
+                level.map(lambda item, fan=fan: (item[0] // fan, item))
+                .groupByKey(width, partitionFunc=int)
+                .map(lambda group: (group[0], _sum_in_order(group[1])))
+            )
+            if width == 1:
+                break
+        out = level.map(lambda item: item[1].tobytes()).collect()
+        self.received.append((len(out), sum(len(b) for b in out)))
+        if len(out) != 1:
+            raise RuntimeError(f"Expected one array from the executors, got {len(out)}.")
+        return np.frombuffer(out[0], dtype=np.float64)
+
+
+# -- seeding on the sample, and the Lloyd loop over X ------------------------------------
+# Stand-ins for the shared pipeline's seeding and data-parallel Lloyd driver: the same
+# steps as ``_dask_arrays.fit_dask``, with the pass over X handed in as ``reduce``.
+
+
+def seed_on_sample(sample_c: np.ndarray, runs: list[FusedRun], max_iter: int, tol: float):
+    """Each run's start: the best of ``SAMPLE_SEEDINGS`` k-means++ draws refined on the sample.
+
+    Returns the centers per run (centered coordinates, by position).
+    """
+    draws = [
+        int(np.random.SeedSequence(run.seed, spawn_key=(j,)).generate_state(1)[0])
+        for run in runs
+        for j in range(SAMPLE_SEEDINGS)
+    ]
+    on_sample = fused_lloyd(
+        sample_c,
+        [run.k for run in runs for _ in range(SAMPLE_SEEDINGS)],
+        draws,
+        max_iter=max_iter,
+        tol=tol,
+        threads=cpu_cores(),  # the driver is idle meanwhile; results do not depend on it
+    )
+    starts = []
+    for i in range(len(runs)):
+        tried = on_sample[i * SAMPLE_SEEDINGS : (i + 1) * SAMPLE_SEEDINGS]
+        starts.append(min(tried, key=lambda fit: fit.inertia).centers)
+    return starts
+
+
+def lloyd(
+    reduce: Callable[[tuple], np.ndarray],
+    runs: list[FusedRun],
+    starts: list[np.ndarray],
+    *,
+    mean: np.ndarray,
+    tol_abs: float,
+    max_iter: int,
+    sample_c: np.ndarray,
+) -> None:
+    """Lloyd iterations of every run, one ``reduce`` (a pass over X) per iteration.
+
+    ``starts`` are the runs' initial centers in centered coordinates. Sets each run's
+    ``centers`` (X's coordinates), ``inertia`` (exact, from the pass after its last
+    move) and ``n_iter``.
+    """
+    sample_sq = np.einsum("ij,ij->i", sample_c, sample_c)
+    centers = {
+        id(run): np.asarray(c, dtype=np.float64) for run, c in zip(runs, starts, strict=True)
+    }
+    n_features = mean.shape[0]
+    live, final = list(runs), set()
+    while live:
+        stacked = np.concatenate([centers[id(run)] for run in live])
+        offsets = np.zeros(len(live) + 1, dtype=np.intp)
+        offsets[1:] = np.cumsum([run.k for run in live])
+        half_sq = 0.5 * np.einsum("ij,ij->i", stacked, stacked)
+        final_pos = np.array([r for r, run in enumerate(live) if id(run) in final], dtype=np.intp)
+        packed = reduce((mean, stacked, half_sq, offsets, final_pos))
+        sums, counts, inertia = unpack_stats(packed, stacked.shape[0], n_features)
+        still = []
+        for r, run in enumerate(live):
+            if id(run) in final:
+                run.inertia = float(inertia[r])
+                continue
+            run.n_iter += 1
+            part = slice(offsets[r], offsets[r + 1])
+            run_sums, run_counts = sums[part].copy(), counts[part].copy()
+            old = centers[id(run)]
+            if np.any(run_counts == 0):
+                _relocate_to_sample(run_sums, run_counts, old, sample_c, sample_sq)
+            new = run_sums / np.maximum(run_counts, 1)[:, None]
+            centers[id(run)] = new
+            if float(((new - old) ** 2).sum()) <= tol_abs or run.n_iter >= max_iter:
+                final.add(id(run))
+            still.append(run)
+        live = still
+    for run in runs:
+        run.centers = centers[id(run)] + mean
+
+
+# -- the runner --------------------------------------------------------------------------
+
+
+class FusedFit(NamedTuple):
+    """What :func:`run_fused` returns."""
+
+    #: One record per ``(k, restart)``; ``estimator`` is a ``KMeansModel`` for the best
+    #: restart of each k, None for the others.
+    records: dict[tuple[int, int], TaskRecord]
+    #: The runs, with their ``init_centers``, ``centers``, ``inertia`` and ``n_iter``.
+    runs: list[FusedRun]
+    #: The per-iteration pass, whose ``received`` logs what the driver got.
+    passes: SparkPass
+
+
+def run_fused(
+    data: Any,
+    plan: list[tuple[tuple[int, int], int]],
+    *,
+    features_col: str,
+    prediction_col: str,
+    max_iter: int,
+    tol: float,
+    sample_seed: np.random.SeedSequence,
+) -> FusedFit:
+    """Fit every planned ``((k, restart), seed)`` with the fused engine on ``data``."""
+    from pyspark import StorageLevel
+
+    sc = data.sparkSession.sparkContext
+    check_workers(sc)
+    tag = f"ksweep-{uuid.uuid4().hex[:12]}"
+    if hasattr(sc, "addJobTag"):
+        sc.addJobTag(tag)
+    start = time.perf_counter()
+    blocks = feature_blocks(data, features_col).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        with _worker_errors():
+            counts, mean, var = moments(blocks)  # also fills the cache
+        size = max(SAMPLE_ROWS, 3 * max(k for (k, _), _ in plan))
+        sample_c = sample_rows(blocks, counts, size, sample_seed) - mean
+        runs = [FusedRun(k=k, seed=seed) for (k, _), seed in plan]
+        starts = seed_on_sample(sample_c, runs, max_iter, tol)
+        for run, centers in zip(runs, starts, strict=True):
+            run.init_centers = centers + mean
+        passes = SparkPass(blocks, int(sc.getConf().get("spark.task.cpus", "1")), tag)
+        lloyd(
+            passes,
+            runs,
+            starts,
+            mean=mean,
+            tol_abs=float(np.mean(var) * tol),
+            max_iter=max_iter,
+            sample_c=sample_c,
+        )
+    except KeyboardInterrupt:
+        if hasattr(sc, "cancelJobsWithTag"):
+            sc.cancelJobsWithTag(tag)
+        raise
+    finally:
+        blocks.unpersist()
+        if hasattr(sc, "removeJobTag"):
+            sc.removeJobTag(tag)
+    seconds = time.perf_counter() - start
+    work = np.array([run.k * (run.n_iter + 1) for run in runs], dtype=np.float64)
+    best: dict[int, tuple[float, int]] = {}  # the order SweepResult ranks restarts by
+    for ((k, restart), _), run in zip(plan, runs, strict=True):
+        rank = (np.inf if np.isnan(run.inertia) else run.inertia, restart)
+        best[k] = min(best.get(k, rank), rank)
+    records = {}
+    for ((k, restart), _), run, share in zip(plan, runs, work / work.sum(), strict=True):
+        model = None
+        if best[k][1] == restart:
+            model = kmeans_model(sc, run.centers, features_col, prediction_col)
+        records[k, restart] = TaskRecord(
+            inertia=run.inertia,
+            raw_inertia=run.inertia,
+            n_iter=run.n_iter,
+            fit_time=seconds * float(share),
+            estimator=model,
+        )
+    return FusedFit(records, runs, passes)
+
+
+@contextlib.contextmanager
+def _worker_errors():
+    """Re-raise a ``ValueError`` that ksweep raised in a Python worker as itself."""
+    try:
+        yield
+    except Exception as exc:
+        lines = [
+            line.strip()
+            for line in str(exc).splitlines()
+            if line.strip().startswith("ValueError: SparkKSweep")
+        ]
+        if lines:
+            raise ValueError(lines[-1].removeprefix("ValueError: ")) from None
+        raise
+
+
+def kmeans_model(sc: Any, centers: np.ndarray, features_col: str, prediction_col: str) -> Any:
+    """A ``pyspark.ml.clustering.KMeansModel`` with these centers (built in the JVM).
+
+    It transforms and predicts like a fitted one; it has no training summary.
+    """
+    from pyspark.ml.clustering import KMeansModel
+    from pyspark.mllib.common import _py2java
+    from pyspark.mllib.linalg import DenseVector
+
+    jvm = sc._jvm
+    vectors = _py2java(sc, [DenseVector(row) for row in np.asarray(centers, dtype=np.float64)])
+    parent = jvm.org.apache.spark.mllib.clustering.KMeansModel(vectors)
+    uid = jvm.org.apache.spark.ml.util.Identifiable.randomUID("KMeans")
+    model = KMeansModel(jvm.org.apache.spark.ml.clustering.KMeansModel(uid, parent))
+    model._resetUid(uid)
+    model._set(k=int(centers.shape[0]), featuresCol=features_col, predictionCol=prediction_col)
+    model._transfer_params_to_java()
+    return model
