@@ -15,6 +15,7 @@ from sklearn.metrics import adjusted_rand_score
 
 import ksweep._spark_fused as spark_fused
 from ksweep import InvalidParameterError
+from ksweep._dask_arrays import chunk_stats
 from ksweep._fused import fused_lloyd
 from ksweep._spark_fused import run_fused
 from ksweep._sweep import seed_entropy, task_seeds
@@ -65,8 +66,8 @@ def _fit(df, plan, **params):
     options = dict(
         features_col="features",
         prediction_col="prediction",
-        max_iter=50,
-        tol=1e-6,
+        max_iter=20,
+        tol=1e-4,
         sample_seed=np.random.SeedSequence(0, spawn_key=(1,)),
     )
     return run_fused(df, plan, **{**options, **params})
@@ -78,14 +79,19 @@ def _fit(df, plan, **params):
 def test_each_run_equals_an_in_memory_fused_run_from_the_same_initial_centers(
     spark, overlapping, small_sample
 ):
-    df = _frame(spark, overlapping, 3)
+    df = _frame(spark, overlapping, 3).cache()
     plan = _plan([3, 4], 2, random_state=1)
     fit = _fit(df, plan)
+    df.unpersist()
     assert [run.k for run in fit.runs] == [3, 3, 4, 4]
     assert max(run.n_iter for run in fit.runs) > 2  # X moved the centers, not just the sample
+    # a pass per iteration of the slowest run and one for the exact inertia, one array each
+    assert [objects for objects, _ in fit.passes.received] == [1] * (
+        max(run.n_iter for run in fit.runs) + 1
+    )
     for ((k, restart), seed), run in zip(plan, fit.runs, strict=True):
         alone = fused_lloyd(
-            overlapping, [k], [seed], max_iter=50, tol=1e-6, init_centers=[run.init_centers]
+            overlapping, [k], [seed], max_iter=20, tol=1e-4, init_centers=[run.init_centers]
         )[0]
         np.testing.assert_allclose(run.centers, alone.centers, rtol=1e-10, atol=1e-10)
         assert run.inertia == pytest.approx(alone.inertia, rel=1e-10)
@@ -99,26 +105,27 @@ def test_each_run_equals_an_in_memory_fused_run_from_the_same_initial_centers(
     assert sum(best_k3) == 1
 
 
-def test_the_driver_receives_one_array_per_iteration_whatever_the_partition_count(
-    spark, overlapping, small_sample
-):
-    plan = _plan([2, 5], 1, random_state=2)
-    fits = {}
-    for n in (4, 64):  # the same rows in the same order
-        df = _frame(spark, overlapping, n).cache()
-        df.count()
-        # two iterations and the pass for the exact inertia: 64 partitions make many tasks
-        fits[n] = _fit(df, plan, max_iter=2)
-        df.unpersist()
-    assert fits[4].passes.blocks.getNumPartitions() == 4
-    assert fits[64].passes.blocks.getNumPartitions() == 64
-    n_features = overlapping.shape[1]
-    one_array = 8 * (sum(k for (k, _), _ in plan) * (n_features + 1) + len(plan))
-    for fit in fits.values():
-        assert [run.n_iter for run in fit.runs] == [2, 2]
-        assert fit.passes.received == [(1, one_array)] * 3  # one array, from the executors
-    for small, large in zip(fits[4].runs, fits[64].runs, strict=True):
-        np.testing.assert_allclose(small.centers, large.centers, rtol=1e-10, atol=1e-10)
+def test_the_driver_receives_one_array_per_pass_whatever_the_partition_count(spark, overlapping):
+    """One pass (what each Lloyd iteration runs) over X in 4 and in 64 partitions."""
+    ks = [2, 3, 5]
+    centers = np.concatenate([overlapping[10 * k : 10 * k + k] for k in ks])
+    offsets = np.concatenate([[0], np.cumsum(ks)])
+    mean = overlapping.mean(axis=0)
+    centered = centers - mean
+    shared = (mean, centered, 0.5 * (centered**2).sum(axis=1), offsets, np.array([1]))
+    expected = spark_fused.pack_stats(*chunk_stats(overlapping, *shared))
+    one_array = 8 * (sum(ks) * (overlapping.shape[1] + 1) + len(ks))
+    for n in (4, 64):
+        blocks = spark.sparkContext.parallelize(np.array_split(overlapping, n), n).cache()
+        passes = spark_fused.SparkPass(blocks, threads=1, tag="ksweep-test")
+        got = passes(shared)
+        blocks.unpersist()
+        assert blocks.getNumPartitions() == n
+        assert passes.received == [(1, one_array)]  # one array, whatever n
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+        _, counts, inertia = spark_fused.unpack_stats(got, sum(ks), overlapping.shape[1])
+        assert counts.sum() == len(ks) * len(overlapping)  # every row, once per run
+        assert inertia[1] == pytest.approx(expected[-2], rel=1e-12)  # run 1: exact inertia
 
 
 def _dies_once(flag: str):
@@ -143,7 +150,7 @@ def test_a_task_killed_once_and_retried_by_spark_changes_nothing(
 ):
     df = _frame(spark, overlapping, 3).cache()
     df.count()
-    params = dict(k_range=range(2, 7), n_init=2, random_state=0, max_iter=50, tol=1e-6)
+    params = dict(k_range=range(2, 6), n_init=2, random_state=0)
     clean = SparkKSweep(**params).fit(df)
     flag = tmp_path / "killed"
     monkeypatch.setattr(spark_fused, "chunk_stats", _dies_once(str(flag)))
@@ -185,6 +192,20 @@ def test_the_default_sweep_is_fused_and_chooses_the_true_k_on_blobs(blobs):
         assert sweep.results_["inertia"][i] == pytest.approx(cost, rel=1e-9)
     assert np.all(np.diff(sweep.results_["inertia"]) < 0)
     assert "<--" in sweep.results_.to_text(marked_k=sweep.best_k_)
+
+
+def test_the_best_model_saves_and_loads_as_an_mllib_model(blobs, tmp_path):
+    df, _ = blobs
+    sweep = SparkKSweep(k_range=[2, 4, 6], random_state=0, selection=lambda k, r: 6)
+    model = sweep.fit(df).best_model_
+    assert (model.getK(), model.getFeaturesCol(), model.hasSummary) == (6, "features", False)
+    model.write().save(str(tmp_path / "model"))
+    loaded = KMeansModel.load(str(tmp_path / "model"))
+    np.testing.assert_array_equal(loaded.clusterCenters(), sweep.cluster_centers_)
+    assert loaded.getK() == 6
+    assert loaded.transform(df).select("prediction").collect() == (
+        sweep.predict(df).select("prediction").collect()
+    )
 
 
 def test_array_columns_and_auto_falling_back_to_mllib(blobs):
@@ -242,9 +263,19 @@ def _first(k, results):
 def test_workers_that_cannot_import_what_the_engine_needs_are_named(blobs, monkeypatch):
     df, _ = blobs
     missing = "ksweep_module_no_worker_has"
-    monkeypatch.setattr(spark_fused, "WORKER_MODULES", (*spark_fused.WORKER_MODULES, missing))
-    with pytest.raises(ImportError, match=rf"cannot import: {missing} \(Module.*engine='mllib'"):
-        SparkKSweep(k_range=[2, 3, 4], engine="fused").fit(df)
+    sweep = SparkKSweep(k_range=[2, 3, 4], engine="fused")
+    with monkeypatch.context() as patch:
+        patch.setattr(spark_fused, "WORKER_MODULES", (*spark_fused.WORKER_MODULES, missing))
+        with pytest.raises(ImportError, match=rf"cannot import: {missing} \(Module.*'mllib'"):
+            sweep.fit(df)
+    import ksweep
+
+    workers_have = ksweep.__version__
+    monkeypatch.setattr(ksweep, "__version__", "0.0.0+driver")
+    with pytest.raises(
+        ImportError, match=rf"ksweep 0\.0\.0\+driver \(they have ksweep {workers_have}\)"
+    ):
+        sweep.fit(df)
 
 
 def test_the_public_map_in_arrow_route_gives_the_same_blocks(spark, overlapping, monkeypatch):

@@ -36,6 +36,7 @@ from ksweep._dask_arrays import SAMPLE_ROWS, SAMPLE_SEEDINGS, _relocate_to_sampl
 from ksweep._executors import cpu_cores
 from ksweep._fused import FusedRun, fused_lloyd
 from ksweep._tasks import TaskRecord, capped_threads
+from ksweep.exceptions import SweepInterrupted
 
 #: Modules every executor's Python worker must import for the fused engine.
 WORKER_MODULES = ("numpy", "pyarrow", "numba", "ksweep._spark_fused")
@@ -71,7 +72,9 @@ def check_workers(sc: Any) -> None:
     itself cannot be imported; it also starts a worker per slot (up to 16), with the
     modules imported, before the first pass.
     """
-    modules = WORKER_MODULES
+    import ksweep
+
+    modules, version = WORKER_MODULES, ksweep.__version__
 
     def probe(items):
         import importlib
@@ -84,6 +87,9 @@ def check_workers(sc: Any) -> None:
                 importlib.import_module(name)
             except Exception as exc:  # an ImportError, or a module failing as it loads
                 missing.append(f"{name} ({type(exc).__name__}: {exc})")
+        theirs = "" if missing else importlib.import_module("ksweep").__version__
+        if theirs and theirs != version:
+            missing.append(f"ksweep {version} (they have ksweep {theirs})")
         yield missing
 
     slots = max(1, min(int(sc.defaultParallelism), 16))  # each warms up a worker
@@ -489,7 +495,11 @@ def run_fused(
     except KeyboardInterrupt:
         if hasattr(sc, "cancelJobsWithTag"):
             sc.cancelJobsWithTag(tag)
-        raise
+        raise SweepInterrupted(
+            "Sweep interrupted: the fused engine's Spark jobs were cancelled; every run "
+            "shares each pass, so none had finished.",
+            completed=[],
+        ) from None
     finally:
         blocks.unpersist()
         if hasattr(sc, "removeJobTag"):
@@ -544,8 +554,9 @@ def kmeans_model(sc: Any, centers: np.ndarray, features_col: str, prediction_col
     vectors = _py2java(sc, [DenseVector(row) for row in np.asarray(centers, dtype=np.float64)])
     parent = jvm.org.apache.spark.mllib.clustering.KMeansModel(vectors)
     uid = jvm.org.apache.spark.ml.util.Identifiable.randomUID("KMeans")
-    model = KMeansModel(jvm.org.apache.spark.ml.clustering.KMeansModel(uid, parent))
-    model._resetUid(uid)
+    java_model = jvm.org.apache.spark.ml.clustering.KMeansModel(uid, parent)
+    java_model.setFeaturesCol(features_col).setPredictionCol(prediction_col)
+    java_model.set(java_model.k().w(int(centers.shape[0])))
+    model = KMeansModel(java_model)  # the same params on the Python side, without the JVM
     model._set(k=int(centers.shape[0]), featuresCol=features_col, predictionCol=prediction_col)
-    model._transfer_params_to_java()
     return model

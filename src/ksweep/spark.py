@@ -1,10 +1,12 @@
-"""k sweeps on Spark: PySpark MLlib's ``KMeans`` for every k, with ksweep's results and selection.
+"""k sweeps on Spark: k-means for every k on a Spark DataFrame, with ksweep's results and selection.
 
-:class:`SparkKSweep` fits ``pyspark.ml.clustering.KMeans`` once per ``(k, restart)`` on a
-Spark DataFrame with a vector column, keeps the best model per k (lowest ``trainingCost``),
-records every restart in a :class:`~ksweep.SweepResult` and chooses k with the same selection
-methods as :class:`~ksweep.KSweep`, so ``results_``, ``summary()``, ``to_frame()`` and
-``plot()`` read the same. :func:`assemble_features` builds the vector column from numeric
+:class:`SparkKSweep` fits k-means for every ``(k, restart)`` on a Spark DataFrame with a
+vector column, with ksweep's fused engine (every k in one Spark job per Lloyd iteration) or
+with ``pyspark.ml.clustering.KMeans`` (``engine="mllib"``), keeps the best model per k
+(lowest cost, the sum of squared distances: MLlib's ``trainingCost``), records every
+restart in a :class:`~ksweep.SweepResult` and chooses k with the same selection methods as
+:class:`~ksweep.KSweep`, so ``results_``, ``summary()``, ``to_frame()`` and ``plot()`` read
+the same. :func:`assemble_features` builds the vector column from numeric
 columns.
 
 pyspark is imported only when a fit, a prediction or :func:`assemble_features` needs it;
@@ -189,13 +191,15 @@ class _Cancelled(Exception):
 
 
 class SparkKSweep:
-    """Sweep PySpark MLlib's ``KMeans`` over a k range on a Spark DataFrame and choose k.
+    """Sweep k-means over a k range on a Spark DataFrame and choose k.
 
-    Every ``(k, restart)`` is one ``pyspark.ml.clustering.KMeans`` fit on the DataFrame's
-    vector column, with its own seed; ``concurrency`` driver threads submit the fits, so
-    Spark can run the jobs of several k side by side (largest k first). The best restart of
-    each k (lowest ``trainingCost``) is kept as a ``KMeansModel``; the selection method then
-    picks ``best_k_``, and ``predict``/``transform`` delegate to ``best_model_``.
+    With the fused engine (the default), every ``(k, restart)`` runs Lloyd's algorithm on
+    the executors, all of them sharing one Spark job per iteration (see ``engine``). With
+    ``engine="mllib"``, every ``(k, restart)`` is one ``pyspark.ml.clustering.KMeans`` fit,
+    with its own seed; ``concurrency`` driver threads submit the fits, so Spark can run the
+    jobs of several k side by side (largest k first). The best restart of each k (lowest
+    cost) is kept as a ``KMeansModel``; the selection method then picks ``best_k_``, and
+    ``predict``/``transform`` delegate to ``best_model_``.
 
     This is not a scikit-learn estimator (Spark models are not): there is no ``get_params``
     and ``fit`` takes a Spark DataFrame.
@@ -283,7 +287,8 @@ class SparkKSweep:
     best_k_ : int
         The chosen k.
     best_model_ : pyspark.ml.clustering.KMeansModel
-        The best model of ``best_k_``.
+        The best model of ``best_k_`` (with the fused engine, built from its centers: it
+        transforms and predicts as a fitted one, and has no training summary).
     models_ : dict of int to KMeansModel
         The best model of every k.
     elbow_ : SelectionResult
@@ -297,9 +302,9 @@ class SparkKSweep:
 
     Notes
     -----
-    Seeds, ``results_`` and selection are ksweep's; the fits are Spark's. ``trainingCost``
-    per k equals a direct ``KMeans(k=k, seed=seed, ...).fit(df)`` with the seed from
-    ``results_["restart_seed"]``. A failing fit raises
+    Seeds, ``results_`` and selection are ksweep's. With ``engine="mllib"`` the fits are
+    Spark's: ``trainingCost`` per k equals a direct ``KMeans(k=k, seed=seed, ...).fit(df)``
+    with the seed from ``results_["restart_seed"]``, and a failing fit raises
     :class:`~ksweep.exceptions.SweepTaskError` naming its k and restart, with the finished
     fits in ``.completed``; the other fits in flight are cancelled (Spark job tag
     ``ksweep-...``). Ctrl-C cancels them too and raises
