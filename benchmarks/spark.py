@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from ksweep._sweep import seed_entropy, task_seeds
+from ksweep._seeding import seed_entropy, task_seeds
 from ksweep.spark import SparkKSweep
 
 

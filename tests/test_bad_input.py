@@ -38,6 +38,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 import ksweep._executors
+import ksweep._threads
 from ksweep import (
     InvalidParameterError,
     KSweep,
@@ -60,7 +61,7 @@ from ksweep.distances import dtw_distance_matrix
 from ksweep.elbow import kneedle, two_segment
 
 X_TRAIN, _ = make_blobs(n_samples=24, n_features=3, centers=3, cluster_std=0.4, random_state=7)
-N_CORES = ksweep._executors.cpu_cores()
+N_CORES = ksweep._threads.cpu_cores()
 NOT_FITTED = (
     "This KSweep instance is not fitted yet. Call 'fit' with appropriate arguments "
     "before using this estimator."
@@ -390,7 +391,7 @@ def test_k_range_too_short_for_the_selection_method(selection, k_range, needed):
 _SCORING_OPTIONS = "{'silhouette', 'calinski_harabasz', 'davies_bouldin', 'gap'}"
 _SELECTION_OPTIONS = (
     "a str among {'kneedle', 'two_segment', 'silhouette', 'calinski_harabasz', "
-    "'davies_bouldin', 'gap', 'bic'} or a callable"
+    "'davies_bouldin', 'gap', 'bic', 'vote'} or a callable"
 )
 
 
@@ -408,10 +409,10 @@ _SELECTION_OPTIONS = (
         ("n_jobs", 2.0, "a nonzero int or None"),
         ("n_jobs", True, "a nonzero int or None"),
         ("n_jobs", "2", "a nonzero int or None"),
-        ("inner_threads", 1.0, "an int in the range [1, inf) or None"),
-        ("inner_threads", -1, "an int in the range [1, inf) or None"),
-        ("inner_threads", "1", "an int in the range [1, inf) or None"),
-        ("inner_threads", True, "an int in the range [1, inf) or None"),
+        ("inner_threads", 1.0, "a str among {'auto'}, an int in the range [1, inf) or None"),
+        ("inner_threads", -1, "a str among {'auto'}, an int in the range [1, inf) or None"),
+        ("inner_threads", "1", "a str among {'auto'}, an int in the range [1, inf) or None"),
+        ("inner_threads", True, "a str among {'auto'}, an int in the range [1, inf) or None"),
         ("progress", 1, "a bool"),
         ("progress", 0, "a bool"),
         ("progress", None, "a bool"),
@@ -429,6 +430,20 @@ _SELECTION_OPTIONS = (
         ("gap_references", None, "an int in the range [1, inf)"),
         ("gap_reference", "PCA", "a str among {'uniform', 'pca'}"),
         ("gap_reference", None, "a str among {'uniform', 'pca'}"),
+        (
+            "gap_rule",
+            "tibs",
+            "a str among {'firstSEmax', 'Tibs2001SEmax', 'globalSEmax', 'firstmax', 'globalmax'}",
+        ),
+        (
+            "gap_rule",
+            None,
+            "a str among {'firstSEmax', 'Tibs2001SEmax', 'globalSEmax', 'firstmax', 'globalmax'}",
+        ),
+        ("gap_se_factor", -0.5, "a finite real number >= 0"),
+        ("gap_se_factor", float("inf"), "a finite real number >= 0"),
+        ("gap_se_factor", True, "a finite real number >= 0"),
+        ("gap_se_factor", "1", "a finite real number >= 0"),
         ("gap_reference", "gaussian", "a str among {'uniform', 'pca'}"),
         ("score_func", "inertia", "a callable or None"),
         ("score_func", 3, "a callable or None"),

@@ -88,12 +88,19 @@ def test_summary_shows_every_method_side_by_side(scored):
         "calinski_harabasz",
         "davies_bouldin",
         "gap",
+        "vote",
     ]
     assert summary["silhouette"].k == int(np.nanargmax(scored.results_["silhouette"])) + 1
     assert summary.chosen()["gap"] == 4
     table = str(summary).splitlines()
     assert table[0].split() == ["method", "k", "reason"]
-    assert len(table) == 7 and all(line.split()[1] == "4" for line in table[1:])
+    assert len(table) == 8 and all(line.split()[1] == "4" for line in table[1:])
+    # the vote row shows the tally: all six methods chose 4
+    assert summary["vote"].reason == (
+        "k=4 has 6 of 6 votes (kneedle, two_segment, silhouette, calinski_harabasz, "
+        "davies_bouldin, gap)"
+    )
+    assert summary["vote"].statistic.tolist() == [0, 0, 0, 6, 0, 0, 0, 0]
 
 
 def test_summary_of_a_mixture_includes_bic(blobs):

@@ -25,12 +25,12 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 from threadpoolctl import threadpool_limits
 
 from ksweep._selection import SelectionResult
+from ksweep._silhouette import _stratified_sample
 from ksweep.criteria import (
     CRITERIA,
     DEFAULT_SILHOUETTE_SAMPLE,
     Criterion,
     SilhouetteScore,
-    _stratified_sample,
     by_calinski_harabasz,
     by_davies_bouldin,
     by_silhouette,

@@ -53,9 +53,8 @@ def test_x_is_never_computed_whole_on_the_client(client, blobs, monkeypatch):
 
     monkeypatch.setattr(distributed.Client, "gather", recording_gather)
     monkeypatch.setattr(da.Array, "__array__", refuse)
-    monkeypatch.setattr(dask_arrays, "SAMPLE_ROWS", 1_000)
     X = da.from_array(blobs, chunks=(15_000, 6))
-    sweep = KSweep(**SWEEP).fit(X)
+    sweep = KSweep(**SWEEP, seeding_sample=1_000).fit(X)
     labels = sweep.predict(X)
     assert isinstance(labels, da.Array)
     assert sweep.score(X) < 0
@@ -164,3 +163,46 @@ def test_chunks_without_rows_are_skipped(client, blobs):
 def test_extend_refuses_a_dask_array_instead_of_loading_it(fitted, blobs):
     with pytest.raises(TypeError, match=re.escape("extend takes X in memory; for a dask array")):
         fitted.extend(da.from_array(blobs, chunks=(15_000, 6)), k_range=[9])
+
+
+def test_the_client_receives_one_array_per_iteration_whatever_the_chunk_count(
+    client, blobs, monkeypatch
+):
+    """Partial sums are added up on the workers: at 256 chunks the client receives per
+    Lloyd pass what it receives at 16, one statistics array (not one per chunk)."""
+    received = []
+    gather = distributed.Client.gather
+
+    def recording_gather(self, futures, *args, **kwargs):
+        result = gather(self, futures, *args, **kwargs)
+        received.append(sizeof(result))
+        return result
+
+    monkeypatch.setattr(distributed.Client, "gather", recording_gather)
+    on_workers = dask_arrays._on_workers
+    per_pass: dict[int, list[int]] = {}
+    array_bytes: list[int] = []
+
+    for n_chunks in (16, 256):
+        passes = per_pass[n_chunks] = []
+
+        def counting(blocks, split_every, passes=passes):
+            reduce = on_workers(blocks, split_every)
+
+            def measured(state):
+                before = len(received)
+                total = reduce(state)
+                passes.append(sum(received[before:]))
+                array_bytes.append(8 * state.size)
+                return total
+
+            return measured
+
+        monkeypatch.setattr(dask_arrays, "_on_workers", counting)
+        X = da.from_array(blobs[:32_000], chunks=(32_000 // n_chunks, 6))
+        assert X.numblocks[0] == n_chunks
+        KSweep(k_range=range(2, 7), n_init=2, random_state=0, seeding_sample=500).fit(X)
+    assert len(per_pass[16]) > 1 and len(per_pass[256]) > 1
+    # the first pass has every run live: the largest array, the same size at both counts
+    assert per_pass[256][0] == per_pass[16][0] == max(per_pass[256]) == max(per_pass[16])
+    assert max(per_pass[256]) < max(array_bytes) + 1_024  # one array and its header

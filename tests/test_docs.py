@@ -69,8 +69,12 @@ def test_evidence_example_prints_every_method_and_writes_the_plot(tmp_path):
         "calinski_harabasz",
         "davies_bouldin",
         "gap",
+        "vote",
     ]
     assert all(2 <= int(k) <= 15 for _, k in methods)
+    voters = [int(k) for name, k in methods if name != "vote"]
+    most = max(voters.count(k) for k in voters)
+    assert int(dict(methods)["vote"]) == next(k for k in voters if voters.count(k) == most)
     chosen = int(re.search(r"chosen k = (\d+) \(kneedle\)", stdout).group(1))
     assert chosen == int(dict(methods)["kneedle"])
     assert png.stat().st_size > 20_000

@@ -236,10 +236,10 @@ def test_kernel_threads_do_not_change_any_result(blobs):
     ],
 )
 def test_restarts_are_grouped_by_centers_not_by_executor(k_range, n_init, groups):
-    from ksweep._sweep import _group_tasks
+    from ksweep._local import _fused_groups, _group_tasks
 
     plan = [((k, r), 0, k, 100 * k + r) for k in reversed(k_range) for r in range(n_init)]
-    tasks = list(_group_tasks(KMeans(), {0: None}, plan, 1, None))
+    tasks = list(_group_tasks(KMeans(), {0: None}, _fused_groups(plan), 1, None))
     assert [key[2] for key, _, _ in tasks] == groups
     for key, _, args in tasks:
         keys, ks = args[2], args[3]

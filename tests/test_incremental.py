@@ -12,7 +12,7 @@ from sklearn.exceptions import NotFittedError
 
 import ksweep._incremental as incremental
 from ksweep import InvalidParameterError, KSweep, NoElbowWarning
-from ksweep._sweep import seed_entropy, task_seeds
+from ksweep._seeding import seed_entropy, task_seeds
 
 K_RANGE = range(2, 10)
 
@@ -43,12 +43,16 @@ def row_set(rows):
     return {tuple(row) for row in np.asarray(rows).tolist()}
 
 
-def test_a_stream_of_blob_batches_finds_the_true_k(blobs):
-    sweep = stream(KSweep(k_range=K_RANGE, n_init=2, random_state=0), blobs)
+ENGINES = [("auto", "fused-stream"), ("independent", "incremental")]
+
+
+@pytest.mark.parametrize(("engine", "ran"), ENGINES)
+def test_a_stream_of_blob_batches_finds_the_true_k(blobs, engine, ran):
+    sweep = stream(KSweep(k_range=K_RANGE, n_init=2, random_state=0, engine=engine), blobs)
     results = sweep.results_
     assert sweep.best_k_ == 5
     assert results["k"].tolist() == list(K_RANGE)
-    assert results.engine == "incremental"
+    assert results.engine == ran
     assert results.n_restarts == 2 and results["restart_inertia"].shape == (len(K_RANGE), 2)
     assert np.all(np.diff(results["inertia"]) < 0)
     assert results["n_iter"].tolist() == [12] * len(K_RANGE)  # one update per batch
@@ -59,8 +63,10 @@ def test_a_stream_of_blob_batches_finds_the_true_k(blobs):
     assert sweep.summary().chosen()["kneedle"] == 5
 
 
-def test_the_sweep_is_the_chosen_minibatch_model_after_partial_fit(blobs):
-    sweep = stream(KSweep(k_range=K_RANGE, n_init=2, random_state=0), blobs)
+@pytest.mark.parametrize(("engine", "ran"), ENGINES)
+def test_the_sweep_is_the_chosen_minibatch_model_after_partial_fit(blobs, engine, ran):
+    sweep = stream(KSweep(k_range=K_RANGE, n_init=2, random_state=0, engine=engine), blobs)
+    assert sweep.results_.engine == ran
     best = sweep.best_estimator_
     assert isinstance(best, MiniBatchKMeans) and best.n_clusters == sweep.best_k_
     assert sorted(sweep.estimators_) == list(K_RANGE)
@@ -85,9 +91,11 @@ def test_a_kmeans_estimator_is_swept_as_minibatch_kmeans_with_its_settings(blobs
     assert (best.init, best.max_iter, best.tol, best.compute_labels) == ("random", 7, 0.5, False)
 
 
-def test_seeds_follow_fit_and_the_same_stream_gives_identical_results(blobs):
-    first = stream(KSweep(k_range=K_RANGE, n_init=2, random_state=7), blobs)
-    second = stream(KSweep(k_range=K_RANGE, n_init=2, random_state=7), blobs)
+@pytest.mark.parametrize(("engine", "ran"), ENGINES)
+def test_seeds_follow_fit_and_the_same_stream_gives_identical_results(blobs, engine, ran):
+    first = stream(KSweep(k_range=K_RANGE, n_init=2, random_state=7, engine=engine), blobs)
+    second = stream(KSweep(k_range=K_RANGE, n_init=2, random_state=7, engine=engine), blobs)
+    assert first.results_.engine == ran
     for name, column in first.results_.items():
         if "fit_time" not in name:
             np.testing.assert_array_equal(column, second.results_[name], err_msg=name)
@@ -99,7 +107,7 @@ def test_seeds_follow_fit_and_the_same_stream_gives_identical_results(blobs):
     np.testing.assert_array_equal(first.results_["restart_seed"], expected)
     fitted = KSweep(k_range=K_RANGE, n_init=2, random_state=7).fit(blobs[:500])
     np.testing.assert_array_equal(first.results_["restart_seed"], fitted.results_["restart_seed"])
-    other = stream(KSweep(k_range=K_RANGE, n_init=2, random_state=8), blobs)
+    other = stream(KSweep(k_range=K_RANGE, n_init=2, random_state=8, engine=engine), blobs)
     assert not np.array_equal(first.results_["inertia"], other.results_["inertia"])
 
 
@@ -253,7 +261,7 @@ def test_fit_after_partial_fit_starts_over_and_partial_fit_after_fit_starts_a_st
     np.testing.assert_array_equal(sweep.results_["inertia"], fresh.results_["inertia"])
     np.testing.assert_array_equal(sweep.labels_, fresh.labels_)
     sweep.partial_fit(blobs[:1000])
-    assert sweep.results_.engine == "incremental"
+    assert sweep.results_.engine == "fused-stream"  # the default engine for KMeans
     assert sweep.results_["n_iter"][0] == 1  # a new stream, not a continuation
     assert sweep.results_["n_trained"][0] + sweep.results_["n_holdout"][0] == 1000
     assert not hasattr(sweep, "labels_")

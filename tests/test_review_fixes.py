@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_info
 
 from ksweep import KSweep, SweepTaskError
 from ksweep._executors import open_backend
-from ksweep._tasks import capped_threads
+from ksweep._threads import capped_threads
 
 # spawn, not fork: forking a process that runs threads (loky, OpenMP, dask) can deadlock
 SPAWN = multiprocessing.get_context("spawn")
@@ -97,19 +97,25 @@ def _loky_workers_of(pid):
 def test_sigterm_leaves_no_shipped_data_behind():
     before = shm_folders()
     proc = subprocess.Popen([sys.executable, "-c", SIGTERM_SCRIPT], stdout=subprocess.PIPE)
-    assert proc.stdout.readline().strip() == b"started"
-    deadline = time.monotonic() + 60
-    while not (shm_folders() - before) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert shm_folders() - before, "the sweep shipped X"
-    workers = _loky_workers_of(proc.pid)
-    assert workers
-    proc.terminate()
-    proc.wait(timeout=30)
-    # Orphaned workers leave after their idle timeout; end them now instead of waiting.
-    for pid in workers:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    workers = []
+    try:
+        assert proc.stdout.readline().strip() == b"started"
+        deadline = time.monotonic() + 60
+        while not (shm_folders() - before) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert shm_folders() - before, "the sweep shipped X"
+        # X is shipped before the first task starts the pool's workers: wait for them
+        while not workers and time.monotonic() < deadline:
+            workers = _loky_workers_of(proc.pid)
+            time.sleep(0.05)
+        assert workers
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        # Orphaned workers leave after their idle timeout; end them now instead of waiting.
+        for pid in workers or _loky_workers_of(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30  # then loky's resource tracker removes the folder
     while shm_folders() - before and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -201,7 +207,7 @@ def test_clone_and_pickle_with_an_executor_instance(X):
         assert scores.shape == (2,) and np.all(scores < 0)
         sweep.fit(X)
         restored = pickle.loads(pickle.dumps(sweep))
-    assert restored.executor == "serial"
+    assert restored.executor == "auto"
     np.testing.assert_array_equal(restored.predict(X), sweep.predict(X))
     with pytest.raises(ValueError, match="read-only"):
         restored.results_["inertia"][0] = 1.0

@@ -23,7 +23,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
 from ksweep import InvalidParameterError, SweepResult, SweepTaskError
-from ksweep._sweep import seed_entropy, task_seeds
+from ksweep._seeding import seed_entropy, task_seeds
 from ksweep.spark import SparkKSweep, assemble_features
 
 TRUE_K = 5
@@ -131,7 +131,12 @@ def test_the_sweep_picks_the_true_k_on_well_separated_blobs(blob_sweep):
     assert blob_sweep.elbow_.method == "kneedle"
     assert blob_sweep.elbow_.k == TRUE_K
     chosen = blob_sweep.summary().chosen()
-    assert chosen == {"kneedle": TRUE_K, "two_segment": TRUE_K, "silhouette": TRUE_K}
+    assert chosen == {
+        "kneedle": TRUE_K,
+        "two_segment": TRUE_K,
+        "silhouette": TRUE_K,
+        "vote": TRUE_K,
+    }
     assert "silhouette" in str(blob_sweep.summary())
     assert blob_sweep.best_model_ is blob_sweep.models_[TRUE_K]
     results = blob_sweep.results_

@@ -15,10 +15,10 @@ from sklearn.metrics import adjusted_rand_score
 
 import ksweep._spark_fused as spark_fused
 from ksweep import InvalidParameterError
-from ksweep._dask_arrays import chunk_stats
 from ksweep._fused import fused_lloyd
-from ksweep._spark_fused import run_fused
-from ksweep._sweep import seed_entropy, task_seeds
+from ksweep._lloyd import ChunkState, chunk_statistics
+from ksweep._seeding import seed_entropy, task_seeds
+from ksweep._spark_fused import fit_spark
 from ksweep.spark import SparkKSweep
 
 #: Two cores; a failed task is tried once more (Spark's local[N, maxFailures]).
@@ -58,19 +58,14 @@ def blobs(spark):
 
 
 def _plan(ks, n_init, random_state):
+    """Runs (k, seed), k by k, with the seeds the sweep gives them."""
     seeds = task_seeds(seed_entropy(random_state), np.asarray(ks), n_init)
-    return [((int(k), r), int(seeds[i, r])) for i, k in enumerate(ks) for r in range(n_init)]
+    return [int(k) for k in ks for _ in range(n_init)], seeds.ravel().tolist()
 
 
-def _fit(df, plan, **params):
-    options = dict(
-        features_col="features",
-        prediction_col="prediction",
-        max_iter=20,
-        tol=1e-4,
-        sample_seed=np.random.SeedSequence(0, spawn_key=(1,)),
-    )
-    return run_fused(df, plan, **{**options, **params})
+def _fit(df, ks, seeds, **params):
+    options = dict(max_iter=20, tol=1e-4, sample_seed=np.random.SeedSequence(0, spawn_key=(1,)))
+    return fit_spark(df, "features", ks, seeds, **{**options, **params})
 
 
 # -- the numbers are the fused engine's -------------------------------------------------
@@ -80,69 +75,64 @@ def test_each_run_equals_an_in_memory_fused_run_from_the_same_initial_centers(
     spark, overlapping, small_sample
 ):
     df = _frame(spark, overlapping, 3).cache()
-    plan = _plan([3, 4], 2, random_state=1)
-    fit = _fit(df, plan)
+    ks, seeds = _plan([3, 4], 2, random_state=1)
+    fit = _fit(df, ks, seeds)
     df.unpersist()
     assert [run.k for run in fit.runs] == [3, 3, 4, 4]
-    assert max(run.n_iter for run in fit.runs) > 2  # X moved the centers, not just the sample
+    most = max(run.n_iter for run in fit.runs)
+    assert most > 2  # X moved the centers, not just the sample
     # a pass per iteration of the slowest run and one for the exact inertia, one array each
-    assert [objects for objects, _ in fit.passes.received] == [1] * (
-        max(run.n_iter for run in fit.runs) + 1
-    )
-    for ((k, restart), seed), run in zip(plan, fit.runs, strict=True):
+    assert [objects for objects, _ in fit.passes.received] == [1] * (most + 1)
+    for k, seed, run in zip(ks, seeds, fit.runs, strict=True):
         alone = fused_lloyd(
             overlapping, [k], [seed], max_iter=20, tol=1e-4, init_centers=[run.init_centers]
         )[0]
         np.testing.assert_allclose(run.centers, alone.centers, rtol=1e-10, atol=1e-10)
         assert run.inertia == pytest.approx(alone.inertia, rel=1e-10)
         assert run.n_iter == alone.n_iter
-        record = fit.records[k, restart]
-        assert record.inertia == run.inertia and record.n_iter == run.n_iter
-        if record.estimator is not None:  # the best restart of k: a KMeansModel of its centers
-            assert isinstance(record.estimator, KMeansModel)
-            np.testing.assert_array_equal(record.estimator.clusterCenters(), run.centers)
-    best_k3 = [fit.records[3, r].estimator is not None for r in range(2)]
-    assert sum(best_k3) == 1
 
 
 def test_the_driver_receives_one_array_per_pass_whatever_the_partition_count(spark, overlapping):
     """One pass (what each Lloyd iteration runs) over X in 4 and in 64 partitions."""
     ks = [2, 3, 5]
-    centers = np.concatenate([overlapping[10 * k : 10 * k + k] for k in ks])
-    offsets = np.concatenate([[0], np.cumsum(ks)])
     mean = overlapping.mean(axis=0)
-    centered = centers - mean
-    shared = (mean, centered, 0.5 * (centered**2).sum(axis=1), offsets, np.array([1]))
-    expected = spark_fused.pack_stats(*chunk_stats(overlapping, *shared))
+    centers = np.concatenate([overlapping[10 * k : 10 * k + k] for k in ks]) - mean
+    state = ChunkState(
+        mean,
+        centers,
+        0.5 * (centers**2).sum(axis=1),
+        np.concatenate([[0], np.cumsum(ks)]),
+        np.array([1]),  # run 1's centers are final: its exact inertia
+    )
+    expected = chunk_statistics(overlapping, state)
     one_array = 8 * (sum(ks) * (overlapping.shape[1] + 1) + len(ks))
     for n in (4, 64):
         blocks = spark.sparkContext.parallelize(np.array_split(overlapping, n), n).cache()
-        passes = spark_fused.SparkPass(blocks, threads=1, tag="ksweep-test")
-        got = passes(shared)
+        passes = spark_fused.SparkPass(blocks, threads=1)
+        got = passes(state)
         blocks.unpersist()
         assert blocks.getNumPartitions() == n
         assert passes.received == [(1, one_array)]  # one array, whatever n
         np.testing.assert_allclose(got, expected, rtol=1e-12)
-        _, counts, inertia = spark_fused.unpack_stats(got, sum(ks), overlapping.shape[1])
+        _, counts, _ = state.unpack(got)
         assert counts.sum() == len(ks) * len(overlapping)  # every row, once per run
-        assert inertia[1] == pytest.approx(expected[-2], rel=1e-12)  # run 1: exact inertia
 
 
 def _dies_once(flag: str):
-    """``chunk_stats`` whose first call, in any worker, kills its Python worker."""
+    """``chunk_statistics`` whose first call, in any worker, kills its Python worker."""
 
-    def chunk_stats(block, *shared):
+    def statistics(chunk, state):
         import os
 
-        from ksweep._dask_arrays import chunk_stats as real
+        from ksweep._lloyd import chunk_statistics as real
 
         try:
             os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
         except FileExistsError:
-            return real(block, *shared)
+            return real(chunk, state)
         os._exit(1)  # the worker process dies mid-task, as on a lost executor
 
-    return chunk_stats
+    return statistics
 
 
 def test_a_task_killed_once_and_retried_by_spark_changes_nothing(
@@ -153,7 +143,7 @@ def test_a_task_killed_once_and_retried_by_spark_changes_nothing(
     params = dict(k_range=range(2, 6), n_init=2, random_state=0)
     clean = SparkKSweep(**params).fit(df)
     flag = tmp_path / "killed"
-    monkeypatch.setattr(spark_fused, "chunk_stats", _dies_once(str(flag)))
+    monkeypatch.setattr(spark_fused, "chunk_statistics", _dies_once(str(flag)))
     retried = SparkKSweep(**params).fit(df)
     df.unpersist()
     assert flag.exists()  # the first attempt of a task did die
@@ -174,6 +164,7 @@ def test_the_default_sweep_is_fused_and_chooses_the_true_k_on_blobs(blobs):
         "kneedle": TRUE_K,
         "two_segment": TRUE_K,
         "silhouette": TRUE_K,
+        "vote": TRUE_K,
     }
     assert isinstance(sweep.best_model_, KMeansModel)
     assert sweep.best_model_ is sweep.models_[TRUE_K]

@@ -510,8 +510,8 @@ X_SMALL = np.random.default_rng(0).normal(size=(20, 3))
         (
             {"selection": "elbow"},
             "The 'selection' parameter of KSweep must be a str among {'kneedle', "
-            "'two_segment', 'silhouette', 'calinski_harabasz', 'davies_bouldin', 'gap', 'bic'} "
-            "or a callable. Got 'elbow' instead.",
+            "'two_segment', 'silhouette', 'calinski_harabasz', 'davies_bouldin', 'gap', 'bic', "
+            "'vote'} or a callable. Got 'elbow' instead.",
         ),
         (
             {"scoring": ("silhouette", "dunn")},
@@ -544,8 +544,8 @@ X_SMALL = np.random.default_rng(0).normal(size=(20, 3))
         ),
         (
             {"inner_threads": 0},
-            "The 'inner_threads' parameter of KSweep must be an int in the range [1, inf) "
-            "or None. Got 0 instead.",
+            "The 'inner_threads' parameter of KSweep must be a str among {'auto'}, an int in "
+            "the range [1, inf) or None. Got 0 instead.",
         ),
         (
             {"progress": "yes"},

@@ -11,14 +11,10 @@ import numpy as np
 
 from ksweep._selection import SelectionResult
 from ksweep._validation import param_error
-from ksweep.criteria import (
-    CRITERIA,
-    DEFAULT_SILHOUETTE_SAMPLE,
-    gap_statistic,
-    select_min,
-    silhouette,
-)
+from ksweep.consensus import vote
+from ksweep.criteria import CRITERIA, DEFAULT_SILHOUETTE_SAMPLE, select_min, silhouette
 from ksweep.elbow import kneedle, two_segment
+from ksweep.gap import gap_statistic
 
 #: Elbow detectors, applied to the best inertia per k.
 ELBOW_METHODS = {"kneedle": kneedle, "two_segment": two_segment}
@@ -31,11 +27,21 @@ SELECTION_NAMES = (
     "davies_bouldin",
     "gap",
     "bic",
+    "vote",
 )
 #: Criteria that ``scoring=`` can name (the gap statistic needs reference fits).
 SCORING_NAMES = (*CRITERIA, "gap")
 #: The fewest k values each named method can choose from.
-MIN_POINTS = {"kneedle": 3, "two_segment": 4, "gap": 2, "bic": 2, **dict.fromkeys(CRITERIA, 2)}
+MIN_POINTS = {
+    "kneedle": 3,
+    "two_segment": 4,
+    "gap": 2,
+    "bic": 2,
+    "vote": 2,
+    **dict.fromkeys(CRITERIA, 2),
+}
+#: The rule KSweep reads the gap curve with (see ``ksweep.gap.GAP_RULES``).
+DEFAULT_GAP_RULE = "Tibs2001SEmax"
 
 
 def check_long_enough(k_values: np.ndarray, selection: Any, k_range: Any, owner: str) -> None:
@@ -50,8 +56,10 @@ def check_long_enough(k_values: np.ndarray, selection: Any, k_range: Any, owner:
 def needed_scoring(scoring: tuple[str, ...], selection: Any) -> tuple[str, ...]:
     """The criteria to compute: those named, plus the one selection needs."""
     names = list(scoring)
-    if isinstance(selection, str) and selection in SCORING_NAMES and selection not in names:
-        names.append(selection)
+    wanted = (selection,) if isinstance(selection, str) and selection in SCORING_NAMES else ()
+    if selection == "vote":  # every cheap criterion votes; the gap only when scoring names it
+        wanted = tuple(CRITERIA)
+    names += [name for name in wanted if name not in names]
     return tuple(names)
 
 
@@ -117,8 +125,21 @@ def _scaled_inertia(results: Mapping, method: str, elbow_scale: str) -> tuple[np
     return (np.log(inertia) if scale == "log" else inertia), scale
 
 
-def select_by_name(name: str, k: np.ndarray, results: Mapping, elbow_scale: str) -> SelectionResult:
+def select_by_name(
+    name: str,
+    k: np.ndarray,
+    results: Mapping,
+    elbow_scale: str,
+    *,
+    gap_rule: str = DEFAULT_GAP_RULE,
+    gap_se_factor: float = 1.0,
+) -> SelectionResult:
     """Run the selection method ``name`` on a sweep's results."""
+    if name == "vote":
+        voters = summary(
+            k, results, elbow_scale, gap_rule=gap_rule, gap_se_factor=gap_se_factor, with_vote=False
+        )
+        return vote(voters, candidates=k)
     if name in ELBOW_METHODS:
         scores, scale = _scaled_inertia(results, name, elbow_scale)
         result = ELBOW_METHODS[name](k, scores)
@@ -132,24 +153,46 @@ def select_by_name(name: str, k: np.ndarray, results: Mapping, elbow_scale: str)
         )
         raise ValueError(f"selection={name!r} needs results_[{missing!r}]: {hint}.")
     if name == "gap":
-        return gap_statistic(k, np.log(results["inertia"]), results["gap_reference_log_inertia"])
+        return gap_statistic(
+            k,
+            np.log(results["inertia"]),
+            results["gap_reference_log_inertia"],
+            rule=gap_rule,
+            se_factor=gap_se_factor,
+        )
     if name == "bic":
         return select_min(k, results["bic"], method="bic", statistic_name="BIC")
     return CRITERIA[name].select(k, results[name])
 
 
-def summary(k: np.ndarray, results: Mapping, elbow_scale: str) -> dict[str, SelectionResult]:
-    """What every applicable method chooses on these results, by name."""
+def summary(
+    k: np.ndarray,
+    results: Mapping,
+    elbow_scale: str,
+    *,
+    gap_rule: str = DEFAULT_GAP_RULE,
+    gap_se_factor: float = 1.0,
+    with_vote: bool = True,
+) -> dict[str, SelectionResult]:
+    """What every applicable method chooses on these results, by name.
+
+    The last entry, ``"vote"``, is the tally of the others' choices (left out with
+    ``with_vote=False``).
+    """
     out: dict[str, SelectionResult] = {}
     for name in SELECTION_NAMES:
-        if name not in ELBOW_METHODS and name not in results:
+        if name == "vote" or (name not in ELBOW_METHODS and name not in results):
             continue
         if k.size < MIN_POINTS[name]:
             continue
         try:
-            out[name] = select_by_name(name, k.copy(), results, elbow_scale)
+            out[name] = select_by_name(
+                name, k.copy(), results, elbow_scale, gap_rule=gap_rule, gap_se_factor=gap_se_factor
+            )
         except ValueError as exc:
             out[name] = SelectionResult.no_choice(name, k, f"no k: {exc}")
+    if with_vote and out:
+        out["vote"] = vote(out, candidates=k)
     return out
 
 
@@ -161,6 +204,8 @@ def choose_k(
     *,
     owner: str,
     stacklevel: int,
+    gap_rule: str = DEFAULT_GAP_RULE,
+    gap_se_factor: float = 1.0,
 ) -> tuple[Any, int]:
     """Run ``selection`` (a name or a callable) and return ``(result, chosen k)``.
 
@@ -176,7 +221,14 @@ def choose_k(
     )
     if isinstance(selection, str):
         try:
-            result = select_by_name(selection, k_values.copy(), results, elbow_scale)
+            result = select_by_name(
+                selection,
+                k_values.copy(),
+                results,
+                elbow_scale,
+                gap_rule=gap_rule,
+                gap_se_factor=gap_se_factor,
+            )
         except ValueError as exc:
             result = SelectionResult.no_choice(name, k_values, f"selection failed: {exc}")
     else:  # a user's callable: its errors are its own and propagate

@@ -12,7 +12,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra onl
         "pip install 'ksweep[dask]'"
     ) from exc
 
-from ksweep._executors import effective_n_jobs
+from ksweep._threads import effective_n_jobs
 
 #: dask's config key for the malloc trim threshold its nannies set in worker processes.
 MALLOC_TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"

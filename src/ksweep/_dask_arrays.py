@@ -1,29 +1,43 @@
-"""Data-parallel sweeps on dask arrays: X stays on the workers, only sums travel.
+"""The runner for dask arrays: X stays on the workers, one array of sums comes back per pass.
 
-Each Lloyd iteration maps every row chunk of X through the fused engine's kernel
-(nearest center of every live run, per-center sums and counts), and the client adds
-up the small per-chunk results: a ``Σk × n_features`` array per chunk, never rows.
-Seeding works on a uniform sample of rows (the only rows that reach the client): for
-each ``(k, restart)``, :data:`SAMPLE_SEEDINGS` greedy k-means++ draws, each refined by
-Lloyd on the sample; the one with the lowest sample inertia starts the run on X.
-Runs stop as in scikit-learn's Lloyd (squared center shift ≤ ``tol`` × mean feature
-variance, or ``max_iter``); the inertia of the final centers is computed exactly on the
-workers. An empty cluster takes the sample row farthest from its run's centers.
+Each Lloyd iteration maps every row chunk of X through
+:func:`ksweep._lloyd.chunk_statistics` (nearest center of every live run,
+per-center sums and counts) and adds the results up on the workers, in a tree of
+at most :data:`SPLIT_EVERY` parts per node: the client receives one array of
+``Σk × n_features`` sums per iteration, whatever the number of chunks, and never rows.
+Seeding works on a uniform sample of ``seeding_sample`` rows (the only rows that
+reach the client; see :func:`ksweep._lloyd.seed_from_sample`). Convergence, empty
+clusters and the exact final inertia are :func:`ksweep._lloyd.data_parallel_lloyd`'s.
 """
 
 from __future__ import annotations
 
 import copy
+import time
+from typing import Any
 
 import numpy as np
+from sklearn.base import clone
+from sklearn.cluster import KMeans
 
-from ksweep._fused import FusedRun, block_rows, fused_lloyd
-from ksweep._kernels import kernels
+from ksweep._families import family_of, task_params
+from ksweep._fused import fill_kmeans
+from ksweep._lloyd import (
+    ChunkState,
+    add_statistics,
+    chunk_statistics,
+    data_parallel_lloyd,
+    seed_from_sample,
+)
+from ksweep._pipeline import Plan, Runner
+from ksweep._seeding import SAMPLE_KEY, seed_entropy, spawn
+from ksweep._tasks import TaskRecord
+from ksweep._validation import check_k_range, param_error
 
-#: Rows drawn for seeding: at least this many, or every row of a smaller X.
+#: Default rows drawn for seeding (``KSweep(seeding_sample=...)``); every row of a smaller X.
 SAMPLE_ROWS = 20_000
-#: k-means++ draws per run, each refined by Lloyd on the sample; the best one starts the run.
-SAMPLE_SEEDINGS = 5
+#: Most partial sums added up in one node of the tree reduction on the workers.
+SPLIT_EVERY = 16
 
 
 def is_dask_collection(X) -> bool:
@@ -54,64 +68,41 @@ def as_row_chunked(X, owner: str):
     return X
 
 
-def chunk_stats(block, mean, centers, half_sq, offsets, final_runs):
-    """Per chunk: center sums and counts per run; the exact inertia of finishing runs.
+def _on_workers(blocks: list, split_every: int):
+    """A ``reduce`` for :func:`~ksweep._lloyd.data_parallel_lloyd`: the statistics of every
+    chunk, added up in a tree on the workers; the client receives the root only.
 
-    Runs on a worker, with the worker's thread settings (distributed's nannies start
-    workers with one BLAS and OpenMP thread each). ``final_runs`` lists the runs (by
-    position) whose centers are final: their inertia is the exact sum of squared
-    distances; the others' is the expansion the assignment computes.
+    The state goes into the graph once, as one key, not once per chunk.
     """
-    kern = kernels()
-    Xc = np.ascontiguousarray(block, dtype=centers.dtype) - mean
-    x_sq = np.einsum("ij,ij->i", Xc, Xc)
-    sums = np.zeros(centers.shape)  # float64
-    counts = np.zeros(centers.shape[0], dtype=np.int64)
-    labels = np.empty((Xc.shape[0], offsets.size - 1), dtype=np.int32)
-    unlabelled = np.full_like(labels, -1)  # every row adds to its center's sum
-    changes = np.zeros(offsets.size - 1, dtype=np.int64)
-    inertia = np.zeros(offsets.size - 1, dtype=np.float64)
-    rows = block_rows(Xc.shape[0], centers.shape[0], Xc.dtype.itemsize)
-    for start in range(0, Xc.shape[0], rows):
-        part = slice(start, start + rows)
-        G = centers @ Xc[part].T  # one row per center
-        kern.assign_accumulate(
-            Xc[part],
-            G,
-            half_sq,
-            offsets,
-            sums,
-            counts,
-            unlabelled[part],
-            labels[part],
-            changes,
-            inertia,
-            x_sq[part],
+
+    def reduce(state: ChunkState) -> np.ndarray:
+        import dask
+
+        shared = dask.delayed(state, pure=True)
+        parts = [dask.delayed(chunk_statistics)(block, shared) for block in blocks]
+        while len(parts) > 1:
+            parts = [
+                dask.delayed(add_statistics)(*parts[i : i + split_every])
+                for i in range(0, len(parts), split_every)
+            ]
+        (total,) = dask.compute(parts[0])
+        return np.asarray(total)
+
+    return reduce
+
+
+def fitted_dask_input(sweep: Any, X: Any):
+    """A fitted sweep's check of a dask array passed to predict, transform or score."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(sweep)
+    X = as_row_chunked(X, type(sweep).__name__)
+    if X.shape[1] != sweep.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(sweep).__name__} is expecting "
+            f"{sweep.n_features_in_} features as input."
         )
-    for r in final_runs:
-        run_centers = np.ascontiguousarray(centers[offsets[r] : offsets[r + 1]])
-        inertia[r] = kern.exact_inertia(Xc, run_centers, np.ascontiguousarray(labels[:, r]))
-    return sums, counts, inertia
-
-
-def _chunk_stats_shared(block, shared):
-    return chunk_stats(block, *shared)
-
-
-def _map_chunks(blocks, *args):
-    """Compute ``chunk_stats`` on every chunk and add the results up on the client.
-
-    The centers and the other shared arguments go into the graph once, as one key,
-    not once per chunk.
-    """
-    import dask
-
-    shared = dask.delayed(args, pure=True)
-    parts = dask.compute(*[dask.delayed(_chunk_stats_shared)(block, shared) for block in blocks])
-    sums = np.sum([p[0] for p in parts], axis=0)
-    counts = np.sum([p[1] for p in parts], axis=0)
-    inertia = np.sum([p[2] for p in parts], axis=0)
-    return sums, counts, inertia
+    return X
 
 
 def sample_rows(X, size: int, seed_sequence) -> np.ndarray:
@@ -123,13 +114,20 @@ def sample_rows(X, size: int, seed_sequence) -> np.ndarray:
 
 
 def fit_dask(
-    X, ks: list[int], seeds: list[int], *, max_iter: int, tol: float, sample_seed
-) -> tuple[list[FusedRun], float]:
+    X,
+    ks: list[int],
+    seeds: list[int],
+    *,
+    max_iter: int,
+    tol: float,
+    sample_seed,
+    sample_size: int = SAMPLE_ROWS,
+) -> tuple[list, float]:
     """Lloyd k-means for every ``(k, seed)`` over the row chunks of the dask array X.
 
-    Returns the runs, with ``centers``, ``inertia``, ``n_iter`` and ``init_centers``, and
-    X's mean feature variance (the scale of ``tol``);
-    ``labels`` stays None (the labels live with X: predict them lazily). On a
+    Returns the runs (:class:`~ksweep._fused.FusedRun`, with ``centers``,
+    ``inertia``, ``n_iter`` and ``init_centers``; ``labels`` stays None: predict
+    them lazily) and X's mean feature variance (the scale of ``tol``). On a
     ``distributed.Client``, X is persisted on the workers for the fit.
     """
     import dask
@@ -150,74 +148,105 @@ def fit_dask(
     if not finite:
         raise ValueError("Input X contains NaN or infinity.")
     mean = np.asarray(mean_, dtype=dtype)
-    tol_abs = float(np.mean(var_) * tol)
-    sample = sample_rows(X, max(SAMPLE_ROWS, 3 * max(ks)), sample_seed).astype(dtype)
-    sample_c = sample - mean
-    sample_sq = np.einsum("ij,ij->i", sample_c, sample_c)
-    runs = [FusedRun(k=int(k), seed=int(s)) for k, s in zip(ks, seeds, strict=True)]
-    # each run starts from the best of SAMPLE_SEEDINGS k-means++ draws, each refined by
-    # Lloyd on the sample (cheap: the sample is small); X then only polishes
-    draws = [
-        int(np.random.SeedSequence(run.seed, spawn_key=(j,)).generate_state(1)[0])
-        for run in runs
-        for j in range(SAMPLE_SEEDINGS)
-    ]
-    on_sample = fused_lloyd(
-        sample_c,
-        [run.k for run in runs for _ in range(SAMPLE_SEEDINGS)],
-        draws,
-        max_iter=max_iter,
-        tol=tol,
-    )
-    centers = {}  # centered coordinates
-    for i, run in enumerate(runs):
-        tried = on_sample[i * SAMPLE_SEEDINGS : (i + 1) * SAMPLE_SEEDINGS]
-        best = min(tried, key=lambda fit: fit.inertia)
-        centers[id(run)] = best.centers.astype(dtype)
-        run.init_centers = best.centers + mean
+    sample = sample_rows(X, max(sample_size, 3 * max(ks)), sample_seed).astype(dtype) - mean
+    init = seed_from_sample(sample, ks, seeds, max_iter=max_iter, tol=tol)
     blocks = [  # chunks without rows (after filtering) add nothing
         block
         for block, rows in zip(X.to_delayed().ravel().tolist(), X.chunks[0], strict=True)
         if rows > 0
     ]
-    live, final = list(runs), set()
-    while live:
-        stacked = np.concatenate([centers[id(run)] for run in live])
-        offsets = np.zeros(len(live) + 1, dtype=np.intp)
-        offsets[1:] = np.cumsum([run.k for run in live])
-        half_sq = 0.5 * np.einsum("ij,ij->i", stacked, stacked)
-        final_pos = np.array([r for r, run in enumerate(live) if id(run) in final], dtype=np.intp)
-        sums, counts, inertia = _map_chunks(blocks, mean, stacked, half_sq, offsets, final_pos)
-        still = []
-        for r, run in enumerate(live):
-            if id(run) in final:
-                run.inertia = float(inertia[r])
-                continue
-            run.n_iter += 1
-            part = slice(offsets[r], offsets[r + 1])
-            run_sums, run_counts = sums[part].copy(), counts[part].copy()
-            old = centers[id(run)]
-            if np.any(run_counts == 0):
-                _relocate_to_sample(run_sums, run_counts, old, sample_c, sample_sq)
-            new = (run_sums / np.maximum(run_counts, 1)[:, None]).astype(dtype)
-            centers[id(run)] = new
-            if float(((new - old) ** 2).sum()) <= tol_abs or run.n_iter >= max_iter:
-                final.add(id(run))
-            still.append(run)
-        live = still
-    for run in runs:
-        run.centers = centers[id(run)] + mean
-        run._rng = None
+    runs = data_parallel_lloyd(
+        _on_workers(blocks, SPLIT_EVERY),
+        ks,
+        seeds,
+        init,
+        mean=mean,
+        mean_variance=float(np.mean(var_)),
+        max_iter=max_iter,
+        tol=tol,
+        relocation_rows=sample,
+    )
     return runs, float(np.mean(var_))
 
 
-def _relocate_to_sample(sums, counts, centers, sample, sample_sq) -> None:
-    """Move each empty cluster to the sample row farthest from the run's centers."""
-    distances = sample_sq[:, None] - 2.0 * sample @ centers.T + (centers**2).sum(axis=1)
-    farthest = np.argsort(distances.min(axis=1))[::-1]
-    for new_id, row in zip(np.flatnonzero(counts == 0), farthest, strict=False):
-        sums[new_id] = sample[row]
-        counts[new_id] = 1
+class DaskArrayRunner(Runner):
+    """Sweep a dask array with scikit-learn's ``KMeans`` (k-means++): every (k, restart)
+    shares each pass over X on the workers; models and labels stay lazy.
+
+    Parameters
+    ----------
+    sweep : KSweep
+        Its parameters, validated; those the dask path cannot honour are refused here.
+    X : dask Array or DataFrame
+    """
+
+    engine = "dask"
+
+    def __init__(self, sweep: Any, X: Any):
+        owner = type(sweep).__name__
+        template = sweep._template()
+        init = template.get_params(deep=False).get("init")
+        if type(template) is not KMeans or not (isinstance(init, str) and init == "k-means++"):
+            raise param_error(
+                "estimator",
+                owner,
+                "a scikit-learn KMeans with init='k-means++' for dask arrays",
+                template,
+            )
+        for name, wrong in (
+            ("engine", sweep.engine == "independent"),
+            ("checkpoint", sweep.checkpoint is not None),
+            ("score_func", sweep.score_func is not None),
+            ("scoring", bool(sweep._scoring())),
+        ):
+            if wrong:
+                value = getattr(sweep, name)
+                allowed = {"engine": "'auto' or 'fused'", "scoring": "empty"}.get(name, "None")
+                raise param_error(name, owner, f"{allowed} for dask arrays", value)
+        self.sweep, self.template = sweep, template
+        self.X = as_row_chunked(X, owner)
+        self.k_values = check_k_range(sweep.k_range, n_samples=self.X.shape[0])
+        self.inertia_definition = family_of(template).inertia_definition
+        self.input_attrs = {"n_features_in_": self.X.shape[1]}
+
+    def plan(self) -> Plan:
+        return Plan(self.k_values, self.sweep.n_init, seed_entropy(self.sweep.random_state))
+
+    def run(self, plan: Plan) -> dict[tuple, TaskRecord]:
+        params = self.template.get_params(deep=False)
+        start = time.perf_counter()
+        runs, self.mean_variance = fit_dask(
+            self.X,
+            [int(k) for k in plan.k_values for _ in range(plan.n_restarts)],
+            plan.seeds.ravel().tolist(),
+            max_iter=int(params["max_iter"]),
+            tol=float(params["tol"]),
+            sample_seed=spawn(plan.entropy, SAMPLE_KEY),
+            sample_size=self.sweep.seeding_sample,
+        )
+        seconds = time.perf_counter() - start
+        work = np.array([run.k * (run.n_iter + 1) for run in runs], dtype=float)
+        fit_time = seconds * work / work.sum()  # each run's share, by k × passes
+        keys = [(int(k), r) for k in plan.k_values for r in range(plan.n_restarts)]
+        self.runs = dict(zip(keys, runs, strict=True))
+        return {
+            key: TaskRecord(run.inertia, run.inertia, run.n_iter, float(share), None)
+            for key, run, share in zip(keys, runs, fit_time, strict=True)
+        }
+
+    def best_models(self, plan: Plan, best, records) -> dict[int, Any]:
+        """A fitted ``KMeans`` per k from its best run; its ``labels_`` a lazy dask array."""
+        models = {}
+        for key in best:
+            run = self.runs[key]
+            model = clone(self.template).set_params(**task_params(self.template, run.k, run.seed))
+            model = fill_kmeans(model, run, self.X.dtype, self.mean_variance)
+            model.labels_ = predict_dask(model, self.X)  # lazy, like the data
+            models[key[0]] = model
+        return models
+
+    def labels(self, models) -> dict[int, Any]:
+        return {k: model.labels_ for k, model in models.items()}
 
 
 def _shippable(model):

@@ -7,7 +7,6 @@ Every backend speaks ``concurrent.futures.Executor`` (``submit`` returning a
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -21,9 +20,8 @@ from concurrent.futures import (
 )
 from typing import Any, ClassVar
 
-from threadpoolctl import threadpool_limits
-
 from ksweep._shipping import MappedData, remove_mapped, write_mapped
+from ksweep._threads import capped_threads, cpu_cores, effective_n_jobs, threads_per_task
 from ksweep.exceptions import InvalidParameterError
 
 ExecutorFactory = Callable[[int | None], Executor]
@@ -63,27 +61,6 @@ class SerialExecutor(Executor):
         self._shutdown = True
 
 
-def cpu_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
-def effective_n_jobs(n_jobs: int | None, owner: str = "KSweep") -> int:
-    """Workers for ``n_jobs``: None or -1 mean every core, -2 all but one, and so on."""
-    if n_jobs is None:
-        return cpu_cores()
-    workers = n_jobs if n_jobs > 0 else cpu_cores() + 1 + n_jobs
-    if workers < 1:
-        raise InvalidParameterError(
-            f"The 'n_jobs' parameter of {owner} must be a number that leaves at least one "
-            f"worker on {cpu_cores()} cores. Got {n_jobs!r} instead."
-        )
-    return workers
-
-
 def _threads(n_jobs: int | None) -> Executor:
     return ThreadPoolExecutor(max_workers=effective_n_jobs(n_jobs), thread_name_prefix="ksweep")
 
@@ -104,11 +81,11 @@ class ReusableProcessPool(Executor):
     _lock = threading.Lock()
 
     def __init__(self, max_workers: int, idle_timeout: float = 300.0):
-        from joblib.externals.loky.process_executor import ProcessPoolExecutor as LokyPool
+        from joblib.externals.loky import ProcessPoolExecutor as LokyPool
 
         with self._lock:
             pool = self._pools.get(max_workers)
-            if pool is None or pool._flags.broken or pool._flags.shutdown:
+            if pool is None or not _usable(pool):
                 pool = LokyPool(max_workers=max_workers, timeout=idle_timeout)
                 self._pools[max_workers] = pool
         self._pool = pool
@@ -123,6 +100,13 @@ class ReusableProcessPool(Executor):
                 if self._pools.get(self._max_workers) is self._pool:
                     del self._pools[self._max_workers]
             self._pool.shutdown(wait=wait, kill_workers=True)
+
+
+def _usable(pool: Any) -> bool:
+    """Whether a loky pool is neither broken nor shut down (loky's private flags; a loky
+    without them gives a pool that is reused until a submit fails, then replaced)."""
+    flags = getattr(pool, "_flags", None)
+    return not (getattr(flags, "broken", None) or getattr(flags, "shutdown", False))
 
 
 def _processes(n_jobs: int | None) -> Executor:
@@ -141,6 +125,30 @@ _REGISTRY: dict[str, ExecutorFactory] = {
     "processes": _processes,
     "dask": _dask,
 }
+
+
+#: Work (rows × features × the k of every task, summed) from which ``executor="auto"``
+#: runs independent fits in worker processes: about two seconds of one core's fitting,
+#: enough to pay back starting the pool (~1 s, once per process; it stays warm).
+AUTO_PROCESSES_WORK = 1e9
+
+
+def auto_executor(engine: str, n_tasks: int, work: float, cores: int) -> tuple[str, int]:
+    """The executor name and worker count that ``executor="auto"`` stands for.
+
+    - one core or one task: ``"serial"``;
+    - the fused engine: in this process, ``"threads"`` with one worker per task up
+      to ``cores`` (its kernels and BLAS release the GIL, and X is not copied);
+    - independent fits: ``"processes"`` when ``work`` (see
+      :data:`AUTO_PROCESSES_WORK`) pays back a pool's start-up, else ``"serial"``.
+    """
+    if cores <= 1 or n_tasks <= 1:
+        return "serial", 1
+    if engine == "fused":
+        return "threads", min(cores, n_tasks)
+    if work >= AUTO_PROCESSES_WORK:
+        return "processes", cores
+    return "serial", 1
 
 
 def register_executor(name: str, factory: ExecutorFactory) -> None:
@@ -180,10 +188,10 @@ def available_executors() -> list[str]:
 
     Examples
     --------
-    >>> {"serial", "threads", "processes", "dask"} <= set(available_executors())
+    >>> {"auto", "serial", "threads", "processes", "dask"} <= set(available_executors())
     True
     """
-    return sorted(_REGISTRY)
+    return sorted({"auto", *_REGISTRY})
 
 
 def is_dask_client(obj: Any) -> bool:
@@ -216,11 +224,13 @@ class Backend:
         """Context capping native threads in this process while in-process tasks run.
 
         Tasks cap their own thread pools too, but OpenMP's cap is per thread and
-        the BLAS cap global: a cap held by the driver for the whole sweep keeps
-        concurrent tasks in threads from restoring each other's BLAS setting.
+        the BLAS cap global: the driver holds the same reference-counted cap
+        (:func:`ksweep._threads.capped_threads`) for the whole sweep, so the last
+        task to finish, even after a failure ended the sweep, restores the user's
+        setting rather than the driver's.
         """
         if self.kind == "in_process" and self.inner_threads is not None:
-            return threadpool_limits(limits=self.inner_threads)
+            return capped_threads(self.inner_threads)
         return contextlib.nullcontext()
 
     def ship(self, X: Any) -> Any:
@@ -269,6 +279,37 @@ def _classify(executor: Executor) -> tuple[str, int]:
     return "other", int(workers or cpu_cores())
 
 
+class ExecutorByReference:
+    """For an estimator with an ``executor`` parameter: clones share an executor instance,
+    pickles leave it out.
+
+    An executor holds locks, queues and processes: it cannot be deep-copied, and a
+    clone (``GridSearchCV``, ``cross_val_score``) should use the same one. An
+    unpickled estimator uses ``"auto"``.
+    """
+
+    def __sklearn_clone__(self):
+        """Clone the parameters, but pass an executor instance or Client by reference."""
+        from sklearn.base import clone
+
+        params = self.get_params(deep=False)
+        return type(self)(
+            **{
+                name: value
+                if name == "executor" and not isinstance(value, str)
+                else clone(value, safe=False)
+                for name, value in params.items()
+            }
+        )
+
+    def __getstate__(self):
+        """Pickle without an executor instance: the unpickled sweep uses ``"auto"``."""
+        state = super().__getstate__()
+        if not isinstance(state.get("executor"), str):
+            state = {**state, "executor": "auto"}
+        return state
+
+
 def executor_constraints() -> list:
     """What the ``executor`` parameter accepts, for ``validate_params``."""
     from ksweep._validation import Constraint, instance_of
@@ -282,6 +323,13 @@ def executor_constraints() -> list:
         instance_of(Executor, name="concurrent.futures.Executor"),
         Constraint("a distributed.Client", is_dask_client),
     ]
+
+
+def check_executor(executor: Any, owner: str) -> None:
+    """Check the ``executor`` parameter alone (a registered name, an Executor, a Client)."""
+    from ksweep._validation import validate_params
+
+    validate_params(owner, {"executor": executor_constraints()}, {"executor": executor})
 
 
 def validate_executor(owner: str, executor: Any, n_jobs: Any) -> None:
@@ -298,13 +346,42 @@ def validate_executor(owner: str, executor: Any, n_jobs: Any) -> None:
 
 
 def open_backend(
-    executor: str | Executor | Any, n_jobs: int | None, inner_threads: int | None
+    executor: str | Executor | Any,
+    n_jobs: int | None,
+    inner_threads: int | str | None,
+    *,
+    engine: str = "independent",
+    n_tasks: int = 1,
+    work: float = 0.0,
 ) -> Backend:
-    """Resolve the ``executor`` parameter: a registered name, an Executor, or a dask Client.
+    """Resolve the ``executor`` and ``inner_threads`` parameters for ``n_tasks`` tasks.
 
-    An executor the user passed in is never shut down; a Client is wrapped in
-    an executor that leaves the Client open.
+    ``executor`` is a registered name, ``"auto"`` (see :func:`auto_executor`), an
+    Executor, or a dask Client. An executor the user passed in is never shut down;
+    a Client is wrapped in an executor that leaves the Client open.
+
+    ``inner_threads="auto"``: the fused engine's tasks share the cores (``n_jobs``
+    of them when given, else every core: each of the tasks running at once gets
+    ``cores // running`` threads; its results do not depend on the count);
+    independent fits get one thread each (scikit-learn's k-means sums in a
+    thread-count dependent order, so this keeps ``results_`` identical on every
+    executor).
     """
+    cores = effective_n_jobs(n_jobs)
+    if isinstance(executor, str) and executor == "auto":
+        executor, n_jobs = auto_executor(engine, n_tasks, work, cores)
+    backend = _open(executor, n_jobs, inner_threads)
+    if inner_threads == "auto":
+        running = min(backend.workers, n_tasks)
+        backend.inner_threads = (
+            threads_per_task(cores, running)
+            if engine == "fused" and backend.kind in ("in_process", "processes")
+            else 1
+        )
+    return backend
+
+
+def _open(executor: Any, n_jobs: int | None, inner_threads: Any) -> Backend:
     if is_dask_client(executor):
         from ksweep._dask import DaskExecutor
 
@@ -329,6 +406,29 @@ def open_backend(
             f"concurrent.futures.Executor. Got {made!r} instead."
         )
     return Backend(made, owned=True, inner_threads=inner_threads)
+
+
+@contextlib.contextmanager
+def backend_session(
+    executor: str | Executor | Any,
+    n_jobs: int | None,
+    inner_threads: int | str | None,
+    **plan: Any,
+) -> Iterator[Backend]:
+    """A backend's whole life: open it, cap this process's threads while tasks run, close it.
+
+    ``plan`` (``engine``, ``n_tasks``, ``work``) goes to :func:`open_backend`. Data
+    the body ships is released at the end; an executor ksweep made is shut down, at
+    once (pending tasks cancelled, worker processes terminated) when the body raised.
+    """
+    backend = open_backend(executor, n_jobs, inner_threads, **plan)
+    abort = True
+    try:
+        with backend.driver_limits():
+            yield backend
+        abort = False
+    finally:
+        backend.close(abort=abort)
 
 
 class TaskFailed(Exception):

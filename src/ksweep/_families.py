@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from ksweep._validation import cluster_count_param, param_error
+
 #: tslearn estimators whose ``inertia_`` is a mean over samples, not a sum.
 _MEAN_INERTIA = {"TimeSeriesKMeans", "KShape"}
 
@@ -155,3 +157,37 @@ def within_cluster_sum_of_squares(X: Any, labels: np.ndarray) -> float:
         else:
             total += float(((members - center) ** 2).sum())
     return total
+
+
+def task_params(estimator: Any, k: int, seed: int) -> dict[str, Any]:
+    """The parameters a task sets on its clone: k, a single restart, its seed.
+
+    ``copy_x`` is forced on: tasks running side by side in threads share X, and
+    k-means with ``copy_x=False`` centers X in place while it fits.
+    """
+    params = estimator.get_params(deep=False)
+    out: dict[str, Any] = {cluster_count_param(estimator): int(k)}
+    if params.get("copy_x") is False:
+        out["copy_x"] = True
+    if "n_init" in params:
+        out["n_init"] = 1
+    if "random_state" in params:
+        out["random_state"] = int(seed)
+    return out
+
+
+def check_scoring_applies(sweep: Any) -> None:
+    """Refuse criteria (``scoring``, or a criterion as ``selection``) for time series and
+    precomputed distances: the criteria are Euclidean on feature vectors."""
+    template = sweep._template()
+    if sweep._scoring() and (
+        family_of(template, sweep.score_func).timeseries
+        or template.get_params(deep=False).get("metric") == "precomputed"
+    ):
+        raise param_error(
+            "scoring",
+            type(sweep).__name__,
+            "empty for time series and precomputed distances (the criteria are Euclidean "
+            f"on feature vectors, and {type(template).__name__} does not take them)",
+            sweep.scoring if sweep.scoring is not None else sweep.selection,
+        )

@@ -25,10 +25,8 @@ while seeding, ``runs × n_samples`` squared distances.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -37,14 +35,15 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-from ksweep._executors import cpu_cores
-from ksweep._families import Family, score_fit
+try:  # private to scikit-learn: what KMeans.fit stores as _n_threads
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+except ImportError:  # pragma: no cover - a scikit-learn that moved it
+    _openmp_effective_n_threads = None
+
+from ksweep._families import task_params
 from ksweep._kernels import kernels, numba_available
-from ksweep._shipping import resolve_data
-from ksweep._tasks import TaskRecord, capped_threads, task_params
+from ksweep._threads import cpu_cores
 
 #: Upper bound on the bytes of one block of distances (rows × Σk of the group).
 BLOCK_BYTES = 32 * 2**20
@@ -256,8 +255,24 @@ def _columns(array: np.ndarray, start: int, stop: int) -> np.ndarray:
     return array if start == 0 and stop == array.shape[1] else array[:, start:stop]
 
 
+def lloyd_update(run: FusedRun, old, sums, counts, relocate, dtype) -> tuple[np.ndarray, float]:
+    """One Lloyd update of a run: its new centers and their squared shift from ``old``.
+
+    Counts the iteration; where a cluster is empty, ``relocate(sums, counts, old)``
+    moves it (on copies); each center becomes the mean of its rows (an emptied
+    cluster keeps its sum). Shared by the in-memory and the data-parallel drivers.
+    """
+    run.n_iter += 1
+    if np.any(counts == 0):
+        sums, counts = sums.copy(), counts.copy()
+        relocate(sums, counts, old)
+    new = (sums / np.where(counts > 0, counts, 1)[:, None]).astype(dtype)
+    return new, float(((new - old) ** 2).sum())
+
+
 def _relocate_empty(X, sums, counts, old_centers, labels) -> None:
     """Give each empty cluster the row farthest from its center (scikit-learn's rule)."""
+    labels = np.ascontiguousarray(labels)
     empty = np.flatnonzero(counts == 0)
     distances = ((X - old_centers[labels]) ** 2).sum(axis=1)
     far = np.argsort(distances, kind="stable")[::-1][: empty.size]
@@ -398,20 +413,15 @@ def _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, i
             sums[key], counts[key] = pass_sums[part], pass_counts[part]
             if key in final_pass:
                 continue
-            run.n_iter += 1
             old = centers[key]
-            run_sums, run_counts = sums[key], counts[key]
-            if np.any(run_counts == 0):  # relocation moves centers, not the rows' labels
-                run_sums, run_counts = run_sums.copy(), run_counts.copy()
-                labels_now = np.ascontiguousarray(new_labels[:, r])
-                _relocate_empty(Xc, run_sums, run_counts, old, labels_now)
-            divisor = np.where(run_counts > 0, run_counts, 1)[:, None]
-            new = (run_sums / divisor).astype(Xc.dtype)  # an emptied cluster keeps its sum
+            # relocation moves centers, not the rows' labels
+            relocate = partial(_relocate_empty, Xc, labels=new_labels[:, r])
+            new, shift = lloyd_update(run, old, sums[key], counts[key], relocate, Xc.dtype)
             centers[key] = new
             if stop_rule == "sklearn":
                 if run.n_iter > 1 and changes[r] == 0:
                     continue  # strict convergence: the labels are final
-                done = float(((new - old) ** 2).sum()) <= tol_abs
+                done = shift <= tol_abs
             else:
                 mean_inertia = inertia[r] / n
                 done = abs(run._last_inertia - mean_inertia) < tol_abs
@@ -521,48 +531,10 @@ def fill_kmeans(model: Any, run: FusedRun, dtype, mean_variance: float) -> Any:
     model.n_iter_ = run.n_iter
     model.n_features_in_ = run.centers.shape[1]
     model._n_features_out = run.k
-    model._n_threads = _openmp_effective_n_threads()
+    model._n_threads = (
+        _openmp_effective_n_threads() if _openmp_effective_n_threads is not None else cpu_cores()
+    )
     model._n_init = 1
     model._algorithm = model.algorithm
     model._tol = mean_variance * model.tol
     return model
-
-
-def run_fused_group(
-    template: Any,
-    data: Any,
-    keys: list[tuple],
-    ks: list[int],
-    seeds: list[int],
-    threads: int | None,
-    family: Family,
-) -> dict[tuple, TaskRecord]:
-    """What a worker runs for the fused engine: one group of runs, a record per key."""
-    X = resolve_data(data)
-    limits = capped_threads(threads) if threads is not None else contextlib.nullcontext()
-    mean_variance = None if X.ndim == 3 else float(np.mean(np.var(X, axis=0)))
-    with limits:
-        runs = fit_runs(
-            template, X, ks, seeds, cpu_cores() if threads is None else threads, mean_variance
-        )
-    records = {}
-    for key, run in zip(keys, runs, strict=True):
-        distinct = np.count_nonzero(np.bincount(run.labels, minlength=run.k))
-        if distinct < run.k:  # scikit-learn's own warning, word for word
-            warnings.warn(
-                f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
-                f"({run.k}). Possibly due to duplicate points in X.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        model = fitted_estimator(template, X, run, mean_variance)
-        inertia, raw, extras = score_fit(model, X, family)
-        records[key] = TaskRecord(
-            inertia=inertia,
-            raw_inertia=raw,
-            n_iter=run.n_iter,
-            fit_time=run.seconds,
-            estimator=model,
-            extras=extras,
-        )
-    return records

@@ -11,6 +11,11 @@
   one ``partial_fit`` is one mini-batch step) and ``compute_labels=False`` (labels of a batch
   are not kept). Seeds are ``task_seeds(entropy, k_values, n_restarts)``: restart r of k gets
   the seed ``fit`` gives it.
+- **Engines.** :func:`stream_engine` decides, once per stream, what updates the models:
+  the fused mini-batch engine (:mod:`ksweep._minibatch`, "fused-stream": every
+  ``MiniBatchKMeans`` model in one pass per batch, ``n_jobs`` threads, the models above
+  kept unfitted and handed out as fitted copies of its state) or one ``partial_fit`` per
+  model ("incremental").
 - **Held-back sample.** Every row of the stream is a holdout candidate with probability
   :data:`HOLDOUT_FRACTION`; the holdout is a uniform reservoir sample (Algorithm R) of at most
   :data:`HOLDOUT_MAX` candidates, so a uniform sample of the stream (while it is empty, a batch
@@ -23,9 +28,11 @@
 - **Inertia.** After each batch, the inertia of a model is the sum of squared Euclidean
   distances of the held-back rows to its nearest center (``score_func(model, holdout)`` when
   given): rows no model has seen, one sample for every k, so one scale.
-- **Threads.** Updates and scoring run in this process with native threads capped at
-  ``inner_threads``, as every task of ``fit`` is (one thread by default: on a busy machine an
-  OpenMP team that waits for a busy core slows each small step by orders of magnitude).
+- **Threads.** Updates and scoring run in this process. Per model, native threads are capped
+  at ``inner_threads`` ("auto": one), as every independent task of ``fit`` is (on a busy
+  machine an OpenMP team that waits for a busy core slows each small step by orders of
+  magnitude); the fused stream runs BLAS on one thread and its kernels on
+  :func:`stream_threads` threads (every core by default), which change no result.
 - **Start-up.** ``MiniBatchKMeans.partial_fit`` needs at least k rows in its first call, so
   rows to train on are buffered until there are as many as the largest k; results exist once
   the models have taken a step and the holdout holds a row.
@@ -35,18 +42,22 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics.pairwise import euclidean_distances
 
 from ksweep._families import within_cluster_sum_of_squares
-from ksweep._results import SweepResult
-from ksweep._sweep import seed_entropy, task_seeds
-from ksweep._tasks import capped_threads
-from ksweep._validation import cluster_count_param, param_error
+from ksweep._minibatch import FusedMiniBatch, stream_unsupported
+from ksweep._pipeline import Plan, Runner, n_restarts_for, user_stacklevel
+from ksweep._seeding import HOLDOUT_KEY, seed_entropy
+from ksweep._tasks import TaskRecord
+from ksweep._threads import capped_threads, effective_n_jobs
+from ksweep._validation import check_k_range, cluster_count_param, param_error
 from ksweep.exceptions import InvalidParameterError
 
 #: Probability that a row of the stream is a holdout candidate.
@@ -54,10 +65,10 @@ HOLDOUT_FRACTION = 0.1
 #: The most rows the held-back sample keeps (a reservoir over the candidates).
 HOLDOUT_MAX = 10_000
 #: The holdout's SeedSequence spawn key: one int long, unlike the (k, restart) task keys,
-#: and not the gap statistic's (0,).
-HOLDOUT_SPAWN_KEY = (1,)
+#: and not the gap statistic's (0,) (see ``ksweep._seeding``).
+HOLDOUT_SPAWN_KEY = HOLDOUT_KEY
 #: Parameters that must not change between the partial_fit calls of one stream.
-STREAM_PARAMS = ("estimator", "k_range", "n_init", "random_state", "score_func")
+STREAM_PARAMS = ("estimator", "k_range", "n_init", "random_state", "score_func", "engine")
 #: Selection methods that read only the inertia per k (criteria need the whole data set).
 INCREMENTAL_SELECTIONS = ("kneedle", "two_segment")
 
@@ -138,6 +149,36 @@ def check_stream_params(sweep: Any) -> None:
         )
 
 
+def stream_engine(sweep: Any, template: Any) -> str:
+    """The engine that updates the models: "fused-stream" or "incremental" (one per model).
+
+    ``engine="auto"`` takes the fused mini-batch engine where it applies
+    (:func:`ksweep._minibatch.stream_unsupported`), "fused" requires it,
+    "independent" keeps one ``partial_fit`` per model.
+    """
+    if sweep.engine == "independent":
+        return "incremental"
+    why_not = stream_unsupported(template, sweep.score_func)
+    if why_not is None:
+        return "fused-stream"
+    if sweep.engine == "auto":
+        return "incremental"
+    raise param_error(
+        "engine",
+        type(sweep).__name__,
+        f"'auto' or 'independent' here: the fused stream cannot run because {why_not}",
+        sweep.engine,
+    )
+
+
+def stream_threads(sweep: Any) -> int:
+    """The fused stream's kernel threads: ``inner_threads`` when an int, else the cores
+    ``n_jobs`` gives (every core by default): one task alone in this process."""
+    if isinstance(sweep.inner_threads, int) and not isinstance(sweep.inner_threads, bool):
+        return sweep.inner_threads
+    return effective_n_jobs(sweep.n_jobs, type(sweep).__name__)
+
+
 class HeldOutSample:
     """A uniform reservoir of at most ``capacity`` rows of a stream, never trained on.
 
@@ -170,24 +211,44 @@ class HeldOutSample:
         candidate = self._rng.random(X.shape[0]) < self.fraction
         if self.size == 0 and not candidate.any() and X.shape[0] > 1:
             candidate[self._rng.integers(X.shape[0])] = True  # never an empty holdout
-        train = [X[~candidate]]
-        for row in X[candidate]:
-            self.n_candidates += 1
-            if self.size < self.capacity:
-                self._rows[self.size] = row
-                self.size += 1
-                continue
-            slot = int(self._rng.integers(self.n_candidates))
-            if slot < self.capacity:  # the row replaces a held one, which is trained on now
-                train.append(self._rows[slot].copy()[np.newaxis])
-                self._rows[slot] = row
-            else:
-                train.append(row[np.newaxis])
-        return np.concatenate(train) if len(train) > 1 else train[0]
+        chosen = X[candidate]
+        fill = min(chosen.shape[0], self.capacity - self.size)
+        self._rows[self.size : self.size + fill] = chosen[:fill]
+        self.size += fill
+        late = chosen[fill:]  # candidates that find the reservoir full
+        first_number = self.n_candidates + fill + 1
+        self.n_candidates += chosen.shape[0]
+        if late.shape[0] == 0:
+            return X[~candidate]
+        # Algorithm R: candidate number j takes slot integers(j) when it is < capacity (one
+        # draw per candidate, the same draws as one integers(j) call each, in order)
+        slots = self._rng.integers(np.arange(first_number, self.n_candidates + 1))
+        # what each late candidate sends to training, in order: itself, or the row it
+        # evicts (the held row for a slot's first taker, the previous taker after that)
+        keep = ~candidate
+        train = np.empty((X.shape[0] - fill, X.shape[1]), dtype=X.dtype)
+        np.compress(keep, X, axis=0, out=train[: train.shape[0] - late.shape[0]])
+        out = train[train.shape[0] - late.shape[0] :]
+        out[:] = late
+        takers = np.flatnonzero(slots < self.capacity)
+        takers = takers[np.argsort(slots[takers], kind="stable")]  # by slot, then arrival
+        taken = slots[takers]
+        first = np.ones(takers.size, dtype=bool)
+        first[1:] = taken[1:] != taken[:-1]
+        last = np.ones(takers.size, dtype=bool)
+        last[:-1] = first[1:]
+        out[takers[first]] = self._rows[taken[first]]
+        out[takers[~first]] = late[takers[np.flatnonzero(~first) - 1]]
+        self._rows[taken[last]] = late[takers[last]]
+        return train
 
 
-class IncrementalSweep:
+class IncrementalSweep(Runner):
     """One model per (k, restart), updated batch by batch, scored on a held-back sample.
+
+    The stream's runner: after each batch, :meth:`run` scores every model on the
+    held-back rows, and the shared stages (``ksweep._pipeline.drive``) assemble
+    the results, keep the best restart of each k and choose k.
 
     Parameters
     ----------
@@ -198,17 +259,21 @@ class IncrementalSweep:
         The k values (from ``check_k_range``).
     """
 
+    engine = "incremental"
+    warn_rising = False  # flagged in results_["non_monotonic"]; a stream warns for nothing
+
     def __init__(self, sweep: Any, k_values: np.ndarray):
-        owner = type(sweep).__name__
+        owner = self.owner = type(sweep).__name__
         check_stream_params(sweep)
         self.template, self.count_param = incremental_template(sweep.estimator, owner)
-        self.n_restarts = sweep._n_restarts(self.template)
+        self.n_restarts = n_restarts_for(self.template, sweep.n_init)
         self.k_values = k_values
         self.params = {name: repr(sweep.get_params(deep=False)[name]) for name in STREAM_PARAMS}
         self.score_func = sweep.score_func
         self.inner_threads = sweep.inner_threads
         self.entropy = seed_entropy(sweep.random_state)
-        self.seeds = task_seeds(self.entropy, k_values, self.n_restarts)
+        self.stream_plan = Plan(k_values, self.n_restarts, self.entropy)
+        self.seeds = self.stream_plan.seeds
         seeded = "random_state" in self.template.get_params(deep=False)
         self.models = [
             [
@@ -220,6 +285,14 @@ class IncrementalSweep:
             ]
             for k, row in zip(k_values, self.seeds, strict=True)
         ]
+        # the one place that decides which engine updates the models
+        self.engine = stream_engine(sweep, self.template)
+        self.fused: FusedMiniBatch | None = None  # "fused-stream": self.models stay unfitted
+        if self.engine == "fused-stream":
+            self.fused = FusedMiniBatch.from_models([m for row in self.models for m in row])
+            self.threads = stream_threads(sweep)
+            share = k_values[:, np.newaxis] * np.ones(self.seeds.shape)
+            self.time_share = share / share.sum()
         self.holdout = HeldOutSample(self.entropy, HOLDOUT_FRACTION, HOLDOUT_MAX)
         self.fit_time = np.zeros(self.seeds.shape)
         self.n_steps = 0  # partial_fit calls each model has had
@@ -228,7 +301,7 @@ class IncrementalSweep:
         self._buffer: list[np.ndarray] = []
         self.dtype: np.dtype | None = None
         self.input_attrs: dict[str, Any] = {}  # n_features_in_ (and feature_names_in_)
-        self.results: SweepResult | None = None  # the results_ this stream last set
+        self.results: Any = None  # the results_ this stream last set
 
     def check_unchanged(self, sweep: Any) -> None:
         """Raise if a parameter the stream was started with has changed since."""
@@ -255,10 +328,15 @@ class IncrementalSweep:
         return self.n_steps > 0 and self.holdout.size > 0
 
     def limits(self):
-        """Cap native threads at ``inner_threads`` (as each task of ``fit`` does)."""
+        """Cap native threads at ``inner_threads`` ("auto": one, as for independent fits).
+
+        The fused stream runs BLAS on one thread (its kernels use ``self.threads``).
+        """
+        if self.fused is not None:
+            return capped_threads(1)
         if self.inner_threads is None:
             return contextlib.nullcontext()
-        return capped_threads(self.inner_threads)
+        return capped_threads(1 if self.inner_threads == "auto" else self.inner_threads)
 
     def update(self, X: np.ndarray) -> None:
         """Hold back part of the batch X and train every model on the rest."""
@@ -276,11 +354,16 @@ class IncrementalSweep:
         if train.shape[0] == 0:
             return
         with self.limits():
-            for i, row in enumerate(self.models):
-                for r, model in enumerate(row):
-                    start = time.perf_counter()
-                    model.partial_fit(train)
-                    self.fit_time[i, r] += time.perf_counter() - start
+            if self.fused is not None:  # every model in one pass, time shared by k
+                start = time.perf_counter()
+                self.fused.partial_fit(train, self.threads)
+                self.fit_time += (time.perf_counter() - start) * self.time_share
+            else:
+                for i, row in enumerate(self.models):
+                    for r, model in enumerate(row):
+                        start = time.perf_counter()
+                        model.partial_fit(train)
+                        self.fit_time[i, r] += time.perf_counter() - start
         self.n_steps += 1
         self.n_trained += train.shape[0]
 
@@ -304,40 +387,110 @@ class IncrementalSweep:
             )
         return within_cluster_sum_of_squares(rows, np.asarray(model.predict(rows)))
 
-    def result(self, owner: str = "KSweep") -> SweepResult:
-        """The sweep so far: holdout inertia per (k, restart), steps, seconds, seeds."""
-        with self.limits():
-            inertia = [[self._holdout_inertia(m, owner) for m in row] for row in self.models]
-        raw = [[float(getattr(m, "inertia_", np.nan)) for m in row] for row in self.models]
-        n_k = self.k_values.size
-        return SweepResult(
-            self.k_values,
-            {
-                "inertia": inertia,
-                "raw_inertia": raw,
-                "n_iter": np.full(self.seeds.shape, self.n_steps),
-                "fit_time": self.fit_time.copy(),
-                "seed": self.seeds,
-            },
-            inertia_definition=(
-                "sum of squared Euclidean distances of the "
-                f"{self.holdout.size} held-back rows to the closest center"
-                if self.score_func is None
-                else "score_func(model, held-back rows)"
-            ),
-            engine="incremental",
-            columns={
-                "n_holdout": np.full(n_k, self.holdout.size, dtype=np.int64),
-                "n_trained": np.full(n_k, self.n_trained, dtype=np.int64),
-            },
+    # -- the runner's stages ------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        return self.stream_plan
+
+    @property
+    def inertia_definition(self) -> str:
+        if self.score_func is not None:
+            return "score_func(model, held-back rows)"
+        return (
+            "sum of squared Euclidean distances of the "
+            f"{self.holdout.size} held-back rows to the closest center"
         )
 
-    def best_models(self, result: SweepResult) -> dict[int, Any]:
-        """k -> the model of the restart with the lowest holdout inertia."""
+    def run(self, plan: Plan) -> dict[tuple, TaskRecord]:
+        """Every model as it is now, scored on the held-back rows (holdout inertia)."""
+        if self.fused is not None:  # one pass for every model; its state as fitted models
+            with self.limits():
+                inertia = self.fused.score(self.holdout.rows, self.threads)
+            inertia = inertia.reshape(self.seeds.shape)
+            n = self.n_restarts
+            models = [
+                [self.fused.fitted(model, i * n + r) for r, model in enumerate(row)]
+                for i, row in enumerate(self.models)
+            ]
+        else:
+            with self.limits():
+                inertia = [
+                    [self._holdout_inertia(m, self.owner) for m in row] for row in self.models
+                ]
+            models = self.models
         return {
-            int(k): self.models[i][int(r)]
-            for i, (k, r) in enumerate(zip(result["k"], result["best_restart"], strict=True))
+            (int(k), r): TaskRecord(
+                inertia=float(inertia[i][r]),
+                raw_inertia=float(getattr(model, "inertia_", np.nan)),
+                n_iter=self.n_steps,
+                fit_time=float(self.fit_time[i, r]),
+                estimator=model,
+            )
+            for i, (k, row) in enumerate(zip(plan.k_values, models, strict=True))
+            for r, model in enumerate(row)
         }
+
+    def columns(self, plan: Plan, results, records, models, labels) -> dict[str, np.ndarray]:
+        """How many rows the holdout holds and the models were trained on."""
+        n_k = plan.k_values.size
+        return {
+            "n_holdout": np.full(n_k, self.holdout.size, dtype=np.int64),
+            "n_trained": np.full(n_k, self.n_trained, dtype=np.int64),
+        }
+
+
+_FITTED = (
+    "results_", "best_k_", "best_estimator_", "estimators_", "elbow_", "labels_",
+    "cluster_centers_", "n_features_in_", "feature_names_in_",
+)  # fmt: skip
+
+
+def stream_batch(sweep: Any, X: Any) -> IncrementalSweep | None:
+    """Feed one batch to ``sweep``'s stream (the first call, or one after ``fit``, starts
+    one); return the stream's runner, or None (with a warning) while it cannot run yet."""
+    owner = type(sweep).__name__
+    if sparse.issparse(X):
+        raise TypeError(
+            f"{owner}.partial_fit takes dense batches; got a sparse {type(X).__name__}. "
+            "Convert each batch with .toarray(), or use fit for sparse data."
+        )
+    state = getattr(sweep, "_incremental", None)
+    if state is None or state.results is not getattr(sweep, "results_", None):
+        sweep._check_params()
+        state = IncrementalSweep(sweep, check_k_range(sweep.k_range))
+        for name in _FITTED:
+            sweep.__dict__.pop(name, None)  # a new stream replaces the fitted sweep
+        sweep._memory = None
+        X = sweep._validate_X(X, reset=True)
+        state.input_attrs = {
+            name: getattr(sweep, name)
+            for name in ("n_features_in_", "feature_names_in_")
+            if hasattr(sweep, name)
+        }
+        sweep._incremental = state
+    else:
+        state.check_unchanged(sweep)
+        sweep.__dict__.update(state.input_attrs)
+        try:
+            X = sweep._validate_X(X, reset=False)
+        finally:
+            if not state.ready:
+                for name in state.input_attrs:
+                    sweep.__dict__.pop(name, None)
+    state.update(X)
+    if state.ready:
+        return state
+    for name in state.input_attrs:  # not fitted until there are results
+        sweep.__dict__.pop(name, None)
+    warnings.warn(
+        f"{owner}.partial_fit has {state.n_buffered} row(s) to train on and "
+        f"{state.holdout.size} held back: the models start once there are "
+        f"{int(state.k_values[-1])} (the largest k) and 1 held back. The sweep is not "
+        "fitted yet.",
+        UserWarning,
+        stacklevel=user_stacklevel(),
+    )
+    return None
 
 
 __all__ = [
@@ -348,4 +501,7 @@ __all__ = [
     "check_stream_params",
     "incremental_template",
     "not_incremental",
+    "stream_batch",
+    "stream_engine",
+    "stream_threads",
 ]

@@ -1,7 +1,8 @@
 """Compiled inner loops of the fused k-means engine (numba, compiled on first use, cached).
 
 The matrix products stay in BLAS; these kernels do what follows a product:
-per-run argmin, the center sums, the k-means++ potentials and the exact inertia.
+per-run argmin, the center sums, the k-means++ potentials and the exact inertia, and
+for the mini-batch stream (``_minibatch``) a step's sums and the held-back inertia.
 The assignment kernel reads the products center by center, vectorized over rows.
 """
 
@@ -12,6 +13,33 @@ from types import SimpleNamespace
 import numpy as np
 
 _KERNELS: list[SimpleNamespace] = []
+#: The compiled ``_nearest_in_run`` (set by :func:`kernels`). A module global, not a
+#: closure variable: numba keys its disk cache on a kernel's closure, and a closure
+#: holding a compiled function differs in every process (the kernel would never load).
+nearest_in_run = None
+
+
+def _nearest_in_run(G, half_sq, first, last, best, arg):
+    """One run's nearest center for each column of ``G`` (rows of the data).
+
+    Ranks centers ``first:last`` by ``half_sq - G`` (half the squared distance
+    minus half the row's squared norm), reading G center by center so the
+    compare runs down contiguous memory. ``arg`` gets the label (from 0),
+    ``best`` the ranking value; the first center wins a tie.
+    """
+    n_rows = G.shape[1]
+    h = half_sq[first]
+    for i in range(n_rows):
+        best[i] = h - G[first, i]
+        arg[i] = 0
+    for j in range(first + 1, last):
+        h = half_sq[j]
+        label = j - first
+        for i in range(n_rows):
+            value = h - G[j, i]
+            if value < best[i]:
+                best[i] = value
+                arg[i] = label
 
 
 def numba_available() -> bool:
@@ -25,6 +53,7 @@ def numba_available() -> bool:
 
 def kernels() -> SimpleNamespace:
     """The compiled kernels, built once per process (numba caches them on disk)."""
+    global nearest_in_run
     if _KERNELS:
         return _KERNELS[0]
     try:
@@ -35,6 +64,7 @@ def kernels() -> SimpleNamespace:
             "(or pass engine='independent')."
         ) from exc
     jit = numba.njit(cache=True, nogil=True, fastmath=False)
+    nearest_in_run = jit(_nearest_in_run)
 
     @jit
     def assign_accumulate(
@@ -58,19 +88,7 @@ def kernels() -> SimpleNamespace:
         arg = np.empty(n_rows, dtype=np.int32)
         for r in range(n_runs):
             first = offsets[r]
-            last = offsets[r + 1]
-            h = half_sq[first]
-            for i in range(n_rows):
-                best[i] = h - G[first, i]
-                arg[i] = 0
-            for j in range(first + 1, last):
-                h = half_sq[j]
-                label = j - first
-                for i in range(n_rows):
-                    value = h - G[j, i]
-                    if value < best[i]:
-                        best[i] = value
-                        arg[i] = label
+            nearest_in_run(G, half_sq, first, offsets[r + 1], best, arg)
             total = 0.0
             moved = 0
             for i in range(n_rows):
@@ -92,6 +110,26 @@ def kernels() -> SimpleNamespace:
                         sums[old_j, f] -= X[i, f]
             inertia[r] += total
             changes[r] += moved
+
+    @jit
+    def minibatch_sums(X, G, half_sq, offsets, sums, counts):
+        """Per run: each row's nearest center gets the row added to its sum and count.
+
+        The assignment of a mini-batch step (``G`` as for ``assign_accumulate``;
+        no labels are kept): ``sums`` (float64) and ``counts`` add up each
+        center's rows, one run after another, rows in order.
+        """
+        n_rows, n_features = X.shape
+        best = np.empty(n_rows, dtype=G.dtype)
+        arg = np.empty(n_rows, dtype=np.int32)
+        for r in range(offsets.shape[0] - 1):
+            first = offsets[r]
+            nearest_in_run(G, half_sq, first, offsets[r + 1], best, arg)
+            for i in range(n_rows):
+                j = first + arg[i]
+                counts[j] += 1
+                for f in range(n_features):
+                    sums[j, f] += X[i, f]
 
     @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
     def trial_potentials(G, x_sq, cand_sq, closest, cand_run, potentials):
@@ -162,9 +200,33 @@ def kernels() -> SimpleNamespace:
                 total += diff * diff
         return total
 
+    @numba.njit(cache=True, nogil=True, fastmath=True)
+    def nearest_inertia(X, G, half_sq, offsets, centers, totals):
+        """Per run: add to ``totals[r]`` the squared distances of the rows to their nearest
+        center (ranked as ``nearest_in_run`` does), computed exactly, in float64.
+
+        ``centers`` holds every run's centers, stacked as in ``offsets``; fastmath
+        lets each row's sum be vectorized (as in ``exact_inertia``).
+        """
+        n_rows, n_features = X.shape
+        best = np.empty(n_rows, dtype=G.dtype)
+        arg = np.empty(n_rows, dtype=np.int32)
+        for r in range(offsets.shape[0] - 1):
+            first = offsets[r]
+            nearest_in_run(G, half_sq, first, offsets[r + 1], best, arg)
+            total = 0.0
+            for i in range(n_rows):
+                c = first + arg[i]
+                for f in range(n_features):
+                    diff = float(X[i, f]) - float(centers[c, f])
+                    total += diff * diff
+            totals[r] += total
+
     _KERNELS.append(
         SimpleNamespace(
             assign_accumulate=assign_accumulate,
+            minibatch_sums=minibatch_sums,
+            nearest_inertia=nearest_inertia,
             trial_potentials=trial_potentials,
             draw_candidates=draw_candidates,
             lower_closest=lower_closest,

@@ -11,6 +11,27 @@ RESTART_REQUIRED = ("inertia", "raw_inertia", "n_iter", "fit_time", "seed")
 _INT_COLUMNS = ("n_iter", "seed")
 
 
+def restart_rank(value: float, restart: int) -> tuple[float, int]:
+    """How restarts of one k are ranked, the lower the better: the objective, NaN last,
+    the first restart on ties. The one rule :class:`SweepResult` and every runner that
+    keeps the best restart's model while a sweep runs follow.
+
+    Examples
+    --------
+    >>> sorted([restart_rank(float("nan"), 0), restart_rank(3.0, 2), restart_rank(3.0, 1)])
+    [(3.0, 1), (3.0, 2), (inf, 0)]
+    """
+    return (np.inf if np.isnan(value) else float(value), int(restart))
+
+
+def best_restarts(objective: np.ndarray) -> np.ndarray:
+    """Index of the best restart of each row of an ``(n_k, n_restarts)`` objective."""
+    return np.array(
+        [min(range(row.size), key=lambda r, row=row: restart_rank(row[r], r)) for row in objective],
+        dtype=np.int64,
+    )
+
+
 class SweepResult(Mapping):
     """The results of a sweep: a read-only mapping of column name to array, one row per k.
 
@@ -94,7 +115,7 @@ class SweepResult(Mapping):
             for name, v in restarts.items()
         }
         ranked = per_restart[objective]
-        best = np.argmin(np.where(np.isnan(ranked), np.inf, ranked), axis=1)
+        best = best_restarts(ranked)
         rows = np.arange(ranked.shape[0])
         inertia = per_restart["inertia"]
         best_objective = ranked[rows, best]

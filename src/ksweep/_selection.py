@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,30 @@ class SelectionResult:
             statistic_name="none",
             reason=reason,
         )
+
+
+def check_nonnegative_real(value: Any, name: str, func: str) -> float:
+    """``value`` as a float, or a ValueError naming the argument unless it is finite and >= 0."""
+    real = isinstance(value, Real) and not isinstance(value, bool)
+    if not (real and np.isfinite(value) and value >= 0):
+        raise ValueError(
+            f"The '{name}' argument of {func} must be a finite real number >= 0. "
+            f"Got {value!r} instead."
+        )
+    return float(value)
+
+
+def check_int_at_least(value: Any, low: int, name: str, func: str, *, none: bool = False) -> None:
+    """A ValueError naming the argument unless it is an int >= ``low`` (or None if allowed)."""
+    if none and value is None:
+        return
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        if value >= low:
+            return
+    or_none = " or None" if none else ""
+    raise ValueError(
+        f"The '{name}' argument of {func} must be an int >= {low}{or_none}. Got {value!r} instead."
+    )
 
 
 def as_real_1d(values, name: str, func: str) -> np.ndarray:

@@ -86,9 +86,24 @@ def remove_mapped(handle: MappedData) -> None:
     _tracker().unregister(handle.folder, "folder")
 
 
-def _tracker():
-    from joblib.externals.loky.backend import resource_tracker
+class _NoTracker:
+    """Where loky's resource tracker cannot be imported: folders are removed by ksweep only."""
 
+    @staticmethod
+    def register(name: str, rtype: str) -> None:
+        pass
+
+    @staticmethod
+    def unregister(name: str, rtype: str) -> None:
+        pass
+
+
+def _tracker():
+    """loky's resource tracker (a joblib internal), or a stand-in that tracks nothing."""
+    try:
+        from joblib.externals.loky.backend import resource_tracker
+    except ImportError:  # pragma: no cover - a joblib that moved it
+        return _NoTracker
     return resource_tracker
 
 

@@ -1,20 +1,20 @@
-"""Fused sweeps on a Spark DataFrame: X stays on the executors, only sums travel.
+"""The fused Spark runner: X stays on the executors, one array of sums comes back per pass.
 
-The features column is turned once into NumPy blocks of rows (Arrow batches read by the
-executors' Python workers), cached as a Spark RDD (``MEMORY_AND_DISK``). Each Lloyd
-iteration is one Spark job over those blocks: every partition computes, with the fused
-engine's kernel (:func:`ksweep._dask_arrays.chunk_stats`), each center's sum and count for
-every live run at once, and the partial sums are added up on the executors, a tree of
-shuffles ending in one partition, so the driver receives one array per iteration whatever
-the partition count. Partials are added in partition order, so a retried task or a lost
-executor gives the same bits.
+What :class:`~ksweep.spark.SparkKSweep` runs with ``engine="fused"`` through the shared
+pipeline (``ksweep._pipeline``), with the data-parallel Lloyd of ``ksweep._lloyd``:
 
-Seeding works as on dask arrays: a uniform sample of rows reaches the driver; for each
-``(k, restart)``, the best of :data:`~ksweep._dask_arrays.SAMPLE_SEEDINGS` k-means++ draws,
-each refined by Lloyd on the sample, starts the run on all of X. Runs stop by
-scikit-learn's rule; the inertia of the final centers is exact (the sum of squared
-distances, the scale of MLlib's ``trainingCost``); an empty cluster takes the sample row
-farthest from its run's centers.
+- the features column is turned once into NumPy blocks of rows (Spark's Arrow batches,
+  read by the executors' Python workers), cached as an RDD (``MEMORY_AND_DISK``), with X's
+  row count, mean and variance from the same pass;
+- a uniform sample of rows reaches the driver and seeds every run
+  (:func:`ksweep._lloyd.seed_from_sample`);
+- every Lloyd iteration is one Spark job (:class:`SparkPass`, the ``reduce`` of
+  :func:`ksweep._lloyd.data_parallel_lloyd`): each partition computes
+  :func:`ksweep._lloyd.chunk_statistics` of its blocks for every live run at once, and the
+  partials are added up on the executors, a tree of shuffles ending in one partition, so
+  the driver receives one array per iteration whatever the partition count. Partials are
+  added in partition order, so a retried task or a lost executor gives the same bits;
+- the best run of each k becomes a ``pyspark.ml.clustering.KMeansModel`` of its centers.
 
 The executors' Python workers import numpy, pyarrow, numba and ksweep;
 :func:`check_workers` says clearly when they cannot.
@@ -23,6 +23,7 @@ The executors' Python workers import numpy, pyarrow, numba and ksweep;
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 import uuid
@@ -32,10 +33,20 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ksweep._dask_arrays import SAMPLE_ROWS, SAMPLE_SEEDINGS, _relocate_to_sample, chunk_stats
-from ksweep._executors import cpu_cores
-from ksweep._fused import FusedRun, fused_lloyd
-from ksweep._tasks import TaskRecord, capped_threads
+from ksweep._dask_arrays import SAMPLE_ROWS
+from ksweep._fused import FusedRun
+from ksweep._lloyd import (
+    ChunkState,
+    add_statistics,
+    chunk_statistics,
+    data_parallel_lloyd,
+    seed_from_sample,
+)
+from ksweep._pipeline import BestKeeper, Plan
+from ksweep._seeding import SAMPLE_KEY, spawn
+from ksweep._spark import SparkRunner
+from ksweep._tasks import TaskRecord
+from ksweep._threads import capped_threads
 from ksweep.exceptions import SweepInterrupted
 
 #: Modules every executor's Python worker must import for the fused engine.
@@ -44,6 +55,10 @@ WORKER_MODULES = ("numpy", "pyarrow", "numba", "ksweep._spark_fused")
 BLOCK_BYTES = 8 * 2**20
 #: Partials added per task of the executors' reduction (more levels past its square).
 FAN_IN = 16
+INERTIA_DEFINITION = (
+    "the sum over rows of the squared Euclidean distance to the closest center "
+    "(the scale of pyspark.ml.clustering.KMeans' trainingCost)"
+)
 
 
 # -- which engine ------------------------------------------------------------------------
@@ -276,39 +291,17 @@ def sample_rows(blocks: Any, counts: np.ndarray, size: int, seed_sequence) -> np
     return np.concatenate([rows for _, _, rows in pieces])
 
 
-# -- the per-iteration pass: the `reduce` callable of the data-parallel Lloyd driver -----
-
-
-def pack_stats(sums: np.ndarray, counts: np.ndarray, inertia: np.ndarray) -> np.ndarray:
-    """Sums, counts and inertia of a pass as one float64 array (they add up as one)."""
-    return np.concatenate([sums.ravel(), counts.astype(np.float64), inertia])
-
-
-def unpack_stats(packed: np.ndarray, n_centers: int, n_features: int):
-    """The inverse of :func:`pack_stats`: sums, counts (int64) and per-run inertia."""
-    sums_end = n_centers * n_features
-    sums = packed[:sums_end].reshape(n_centers, n_features)
-    counts = np.rint(packed[sums_end : sums_end + n_centers]).astype(np.int64)
-    return sums, counts, packed[sums_end + n_centers :]
-
-
-def _sum_in_order(items) -> np.ndarray:
-    """Add ``(position, array)`` partials in position order: the same bits in any arrival order."""
-    ordered = sorted(items, key=lambda item: item[0])
-    total = ordered[0][1].copy()
-    for _, part in ordered[1:]:
-        total += part
-    return total
+# -- the per-iteration pass: the `reduce` of the data-parallel Lloyd driver --------------
 
 
 class SparkPass:
-    """One pass over the cached blocks per call: the summed statistics of every live run.
+    """One pass over the cached blocks per call: the statistics of every live run, summed.
 
-    ``self(shared)`` with ``shared = (mean, centers, half_sq, offsets, final_runs)``
-    (the arguments of ``chunk_stats`` after the block) runs one Spark job: each partition
-    adds up ``chunk_stats`` of its blocks, and the partials are added in a tree of
-    shuffles on the executors (:data:`FAN_IN` per task) down to one partition, whose
-    single array is all the driver receives (``received`` logs its bytes per pass).
+    ``self(state)`` runs one Spark job: each partition adds up
+    :func:`~ksweep._lloyd.chunk_statistics` of its blocks, and the partials are added in a
+    tree of shuffles on the executors (:data:`FAN_IN` per task, in partition order) down to
+    one partition, whose single array is all the driver receives (``received`` logs the
+    objects and bytes of each pass).
 
     Parameters
     ----------
@@ -316,29 +309,26 @@ class SparkPass:
         The cached blocks of X.
     threads : int
         BLAS and OpenMP threads per task (``spark.task.cpus``).
-    tag : str
-        Spark job tag of the sweep (for cancelling).
     """
 
-    def __init__(self, blocks: Any, threads: int, tag: str):
+    def __init__(self, blocks: Any, threads: int):
         self.blocks = blocks
         self.threads = int(threads)
-        self.tag = tag
-        self.received: list[tuple[int, int]] = []  # (objects, bytes) the driver got per pass
+        self.received: list[tuple[int, int]] = []
 
-    def __call__(self, shared: tuple) -> np.ndarray:
+    def __call__(self, state: ChunkState) -> np.ndarray:
         threads = self.threads
 
-        def stats(index, part_blocks):
+        def statistics(index, part_blocks):
             total = None
             with capped_threads(threads):
                 for block in part_blocks:
-                    packed = pack_stats(*chunk_stats(block, *shared))
-                    total = packed if total is None else total + packed
+                    part = chunk_statistics(block, state)
+                    total = part if total is None else add_statistics(total, part)
             if total is not None:
                 yield index, total
 
-        level = self.blocks.mapPartitionsWithIndex(stats)
+        level = self.blocks.mapPartitionsWithIndex(statistics)
         width = self.blocks.getNumPartitions()
         fan = max(FAN_IN, math.ceil(math.sqrt(width)))
         while True:  # each level adds up groups of `fan` positions on the executors
@@ -346,7 +336,7 @@ class SparkPass:
             level = (
                 level.map(lambda item, fan=fan: (item[0] // fan, item))
                 .groupByKey(width, partitionFunc=int)
-                .map(lambda group: (group[0], _sum_in_order(group[1])))
+                .map(lambda group: (group[0], _add_in_order(group[1])))
             )
             if width == 1:
                 break
@@ -357,113 +347,39 @@ class SparkPass:
         return np.frombuffer(out[0], dtype=np.float64)
 
 
-# -- seeding on the sample, and the Lloyd loop over X ------------------------------------
-# Stand-ins for the shared pipeline's seeding and data-parallel Lloyd driver: the same
-# steps as ``_dask_arrays.fit_dask``, with the pass over X handed in as ``reduce``.
-
-
-def seed_on_sample(sample_c: np.ndarray, runs: list[FusedRun], max_iter: int, tol: float):
-    """Each run's start: the best of ``SAMPLE_SEEDINGS`` k-means++ draws refined on the sample.
-
-    Returns the centers per run (centered coordinates, by position).
-    """
-    draws = [
-        int(np.random.SeedSequence(run.seed, spawn_key=(j,)).generate_state(1)[0])
-        for run in runs
-        for j in range(SAMPLE_SEEDINGS)
-    ]
-    on_sample = fused_lloyd(
-        sample_c,
-        [run.k for run in runs for _ in range(SAMPLE_SEEDINGS)],
-        draws,
-        max_iter=max_iter,
-        tol=tol,
-        threads=cpu_cores(),  # the driver is idle meanwhile; results do not depend on it
-    )
-    starts = []
-    for i in range(len(runs)):
-        tried = on_sample[i * SAMPLE_SEEDINGS : (i + 1) * SAMPLE_SEEDINGS]
-        starts.append(min(tried, key=lambda fit: fit.inertia).centers)
-    return starts
-
-
-def lloyd(
-    reduce: Callable[[tuple], np.ndarray],
-    runs: list[FusedRun],
-    starts: list[np.ndarray],
-    *,
-    mean: np.ndarray,
-    tol_abs: float,
-    max_iter: int,
-    sample_c: np.ndarray,
-) -> None:
-    """Lloyd iterations of every run, one ``reduce`` (a pass over X) per iteration.
-
-    ``starts`` are the runs' initial centers in centered coordinates. Sets each run's
-    ``centers`` (X's coordinates), ``inertia`` (exact, from the pass after its last
-    move) and ``n_iter``.
-    """
-    sample_sq = np.einsum("ij,ij->i", sample_c, sample_c)
-    centers = {
-        id(run): np.asarray(c, dtype=np.float64) for run, c in zip(runs, starts, strict=True)
-    }
-    n_features = mean.shape[0]
-    live, final = list(runs), set()
-    while live:
-        stacked = np.concatenate([centers[id(run)] for run in live])
-        offsets = np.zeros(len(live) + 1, dtype=np.intp)
-        offsets[1:] = np.cumsum([run.k for run in live])
-        half_sq = 0.5 * np.einsum("ij,ij->i", stacked, stacked)
-        final_pos = np.array([r for r, run in enumerate(live) if id(run) in final], dtype=np.intp)
-        packed = reduce((mean, stacked, half_sq, offsets, final_pos))
-        sums, counts, inertia = unpack_stats(packed, stacked.shape[0], n_features)
-        still = []
-        for r, run in enumerate(live):
-            if id(run) in final:
-                run.inertia = float(inertia[r])
-                continue
-            run.n_iter += 1
-            part = slice(offsets[r], offsets[r + 1])
-            run_sums, run_counts = sums[part].copy(), counts[part].copy()
-            old = centers[id(run)]
-            if np.any(run_counts == 0):
-                _relocate_to_sample(run_sums, run_counts, old, sample_c, sample_sq)
-            new = run_sums / np.maximum(run_counts, 1)[:, None]
-            centers[id(run)] = new
-            if float(((new - old) ** 2).sum()) <= tol_abs or run.n_iter >= max_iter:
-                final.add(id(run))
-            still.append(run)
-        live = still
-    for run in runs:
-        run.centers = centers[id(run)] + mean
+def _add_in_order(items) -> np.ndarray:
+    """Add ``(position, array)`` partials in position order: the same bits in any arrival order."""
+    return add_statistics(*[part for _, part in sorted(items, key=lambda item: item[0])])
 
 
 # -- the runner --------------------------------------------------------------------------
 
 
 class FusedFit(NamedTuple):
-    """What :func:`run_fused` returns."""
+    """What :func:`fit_spark` returns."""
 
-    #: One record per ``(k, restart)``; ``estimator`` is a ``KMeansModel`` for the best
-    #: restart of each k, None for the others.
-    records: dict[tuple[int, int], TaskRecord]
-    #: The runs, with their ``init_centers``, ``centers``, ``inertia`` and ``n_iter``.
+    #: The runs (``init_centers``, ``centers``, ``inertia``, ``n_iter``), in input order.
     runs: list[FusedRun]
-    #: The per-iteration pass, whose ``received`` logs what the driver got.
+    #: The per-iteration pass; its ``received`` logs what the driver got.
     passes: SparkPass
 
 
-def run_fused(
+def fit_spark(
     data: Any,
-    plan: list[tuple[tuple[int, int], int]],
-    *,
     features_col: str,
-    prediction_col: str,
+    ks: list[int],
+    seeds: list[int],
+    *,
     max_iter: int,
     tol: float,
     sample_seed: np.random.SeedSequence,
+    sample_size: int | None = None,
 ) -> FusedFit:
-    """Fit every planned ``((k, restart), seed)`` with the fused engine on ``data``."""
+    """Lloyd k-means for every ``(k, seed)`` over the features column of ``data``.
+
+    The runs are seeded on a sample of ``sample_size`` rows (default :data:`SAMPLE_ROWS`,
+    at least 3 × the largest k).
+    """
     from pyspark import StorageLevel
 
     sc = data.sparkSession.sparkContext
@@ -471,26 +387,24 @@ def run_fused(
     tag = f"ksweep-{uuid.uuid4().hex[:12]}"
     if hasattr(sc, "addJobTag"):
         sc.addJobTag(tag)
-    start = time.perf_counter()
     blocks = feature_blocks(data, features_col).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with _worker_errors():
             counts, mean, var = moments(blocks)  # also fills the cache
-        size = max(SAMPLE_ROWS, 3 * max(k for (k, _), _ in plan))
-        sample_c = sample_rows(blocks, counts, size, sample_seed) - mean
-        runs = [FusedRun(k=k, seed=seed) for (k, _), seed in plan]
-        starts = seed_on_sample(sample_c, runs, max_iter, tol)
-        for run, centers in zip(runs, starts, strict=True):
-            run.init_centers = centers + mean
-        passes = SparkPass(blocks, int(sc.getConf().get("spark.task.cpus", "1")), tag)
-        lloyd(
+        size = max(SAMPLE_ROWS if sample_size is None else sample_size, 3 * max(ks))
+        sample = sample_rows(blocks, counts, size, sample_seed) - mean
+        init = seed_from_sample(sample, ks, seeds, max_iter=max_iter, tol=tol)
+        passes = SparkPass(blocks, int(sc.getConf().get("spark.task.cpus", "1")))
+        runs = data_parallel_lloyd(
             passes,
-            runs,
-            starts,
+            ks,
+            seeds,
+            init,
             mean=mean,
-            tol_abs=float(np.mean(var) * tol),
+            mean_variance=float(np.mean(var)),
             max_iter=max_iter,
-            sample_c=sample_c,
+            tol=tol,
+            relocation_rows=sample,
         )
     except KeyboardInterrupt:
         if hasattr(sc, "cancelJobsWithTag"):
@@ -504,25 +418,74 @@ def run_fused(
         blocks.unpersist()
         if hasattr(sc, "removeJobTag"):
             sc.removeJobTag(tag)
-    seconds = time.perf_counter() - start
-    work = np.array([run.k * (run.n_iter + 1) for run in runs], dtype=np.float64)
-    best: dict[int, tuple[float, int]] = {}  # the order SweepResult ranks restarts by
-    for ((k, restart), _), run in zip(plan, runs, strict=True):
-        rank = (np.inf if np.isnan(run.inertia) else run.inertia, restart)
-        best[k] = min(best.get(k, rank), rank)
-    records = {}
-    for ((k, restart), _), run, share in zip(plan, runs, work / work.sum(), strict=True):
-        model = None
-        if best[k][1] == restart:
-            model = kmeans_model(sc, run.centers, features_col, prediction_col)
-        records[k, restart] = TaskRecord(
-            inertia=run.inertia,
-            raw_inertia=run.inertia,
-            n_iter=run.n_iter,
-            fit_time=seconds * float(share),
-            estimator=model,
+    return FusedFit(runs, passes)
+
+
+class SparkFusedRunner(SparkRunner):
+    """Fit every task of a plan with the fused engine on ``data`` (see the module docstring).
+
+    Rows are counted and checked, and silhouettes scored, as by :class:`SparkRunner`.
+    """
+
+    engine = "spark-fused"
+    inertia_definition = INERTIA_DEFINITION
+
+    def run(self, plan: Plan) -> dict[tuple, TaskRecord]:
+        """A record per task; the best restart of each k with its ``KMeansModel``."""
+        sweep = self.sweep
+        ks = [int(k) for k in plan.k_values for _ in range(plan.n_restarts)]
+        start = time.perf_counter()
+        fit = fit_spark(
+            self.data,
+            sweep.features_col,
+            ks,
+            plan.seeds.ravel().tolist(),
+            max_iter=int(sweep.max_iter),
+            tol=float(sweep.tol),
+            sample_seed=spawn(plan.entropy, SAMPLE_KEY),
         )
-    return FusedFit(records, runs, passes)
+        seconds = time.perf_counter() - start
+        work = np.array([run.k * (run.n_iter + 1) for run in fit.runs], dtype=float)
+        fit_time = seconds * work / work.sum()  # each run's share, by k × passes
+        keys = [(int(k), r) for k in plan.k_values for r in range(plan.n_restarts)]
+        keeper = BestKeeper()  # keeps the centers of the best restart of each k only
+        for key, run, seconds_of_run in zip(keys, fit.runs, fit_time, strict=True):
+            record = TaskRecord(run.inertia, run.inertia, run.n_iter, seconds_of_run, run.centers)
+            keeper.add(key, record)
+        self.passes = fit.passes
+        sc = self.data.sparkSession.sparkContext
+        return {
+            key: record
+            if record.estimator is None
+            else dataclasses.replace(
+                record,
+                estimator=kmeans_model(
+                    sc, record.estimator, sweep.features_col, sweep.prediction_col
+                ),
+            )
+            for key, record in keeper.records.items()
+        }
+
+
+def kmeans_model(sc: Any, centers: np.ndarray, features_col: str, prediction_col: str) -> Any:
+    """A ``pyspark.ml.clustering.KMeansModel`` with these centers (built in the JVM).
+
+    It transforms, predicts and saves like a fitted one; it has no training summary.
+    """
+    from pyspark.ml.clustering import KMeansModel
+    from pyspark.mllib.common import _py2java
+    from pyspark.mllib.linalg import DenseVector
+
+    jvm = sc._jvm
+    vectors = _py2java(sc, [DenseVector(row) for row in np.asarray(centers, dtype=np.float64)])
+    parent = jvm.org.apache.spark.mllib.clustering.KMeansModel(vectors)
+    uid = jvm.org.apache.spark.ml.util.Identifiable.randomUID("KMeans")
+    java_model = jvm.org.apache.spark.ml.clustering.KMeansModel(uid, parent)
+    java_model.setFeaturesCol(features_col).setPredictionCol(prediction_col)
+    java_model.set(java_model.k().w(int(centers.shape[0])))
+    model = KMeansModel(java_model)  # the same params on the Python side, without the JVM
+    model._set(k=int(centers.shape[0]), featuresCol=features_col, predictionCol=prediction_col)
+    return model
 
 
 @contextlib.contextmanager
@@ -539,24 +502,3 @@ def _worker_errors():
         if lines:
             raise ValueError(lines[-1].removeprefix("ValueError: ")) from None
         raise
-
-
-def kmeans_model(sc: Any, centers: np.ndarray, features_col: str, prediction_col: str) -> Any:
-    """A ``pyspark.ml.clustering.KMeansModel`` with these centers (built in the JVM).
-
-    It transforms and predicts like a fitted one; it has no training summary.
-    """
-    from pyspark.ml.clustering import KMeansModel
-    from pyspark.mllib.common import _py2java
-    from pyspark.mllib.linalg import DenseVector
-
-    jvm = sc._jvm
-    vectors = _py2java(sc, [DenseVector(row) for row in np.asarray(centers, dtype=np.float64)])
-    parent = jvm.org.apache.spark.mllib.clustering.KMeansModel(vectors)
-    uid = jvm.org.apache.spark.ml.util.Identifiable.randomUID("KMeans")
-    java_model = jvm.org.apache.spark.ml.clustering.KMeansModel(uid, parent)
-    java_model.setFeaturesCol(features_col).setPredictionCol(prediction_col)
-    java_model.set(java_model.k().w(int(centers.shape[0])))
-    model = KMeansModel(java_model)  # the same params on the Python side, without the JVM
-    model._set(k=int(centers.shape[0]), featuresCol=features_col, predictionCol=prediction_col)
-    return model

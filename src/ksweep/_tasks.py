@@ -1,21 +1,22 @@
-"""The unit of work of a sweep: one fit of one (k, restart), and its record."""
+"""What workers run: one fit of one (k, restart), or one fused group of runs, and their records."""
 
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.base import clone
-from threadpoolctl import ThreadpoolController
+from sklearn.exceptions import ConvergenceWarning
 
-from ksweep._families import Family, family_of, score_fit
+from ksweep._families import Family, family_of, score_fit, task_params
+from ksweep._fused import fit_runs, fitted_estimator
 from ksweep._shipping import resolve_data
-from ksweep._validation import cluster_count_param
+from ksweep._threads import capped_threads, cpu_cores
 
 
 @dataclass(frozen=True)
@@ -44,23 +45,6 @@ class TaskRecord:
     fit_time: float
     estimator: Any
     extras: dict[str, float] = field(default_factory=dict)
-
-
-def task_params(estimator: Any, k: int, seed: int) -> dict[str, Any]:
-    """The parameters a task sets on its clone: k, a single restart, its seed.
-
-    ``copy_x`` is forced on: tasks running side by side in threads share X, and
-    k-means with ``copy_x=False`` centers X in place while it fits.
-    """
-    params = estimator.get_params(deep=False)
-    out: dict[str, Any] = {cluster_count_param(estimator): int(k)}
-    if params.get("copy_x") is False:
-        out["copy_x"] = True
-    if "n_init" in params:
-        out["n_init"] = 1
-    if "random_state" in params:
-        out["random_state"] = int(seed)
-    return out
 
 
 def fit_one(
@@ -114,45 +98,41 @@ def run_task(
         return fit_one(estimator, X, k, seed, family, score_func)
 
 
-#: One controller per thread: one made in a thread pool's thread (dask's local scheduler)
-#: was seen to leave later limits set from the main thread without effect.
-_CONTROLLER = threading.local()
-_BLAS_LOCK = threading.Lock()
-_BLAS_STATE: dict[str, Any] = {"depth": 0, "limiter": None}
-
-
-def _thread_controller() -> ThreadpoolController:
-    """This thread's threadpoolctl controller, made once: finding the libraries costs ~1 ms.
-
-    Made at the first task, after the estimator's libraries were imported to unpickle it.
-    """
-    controller = getattr(_CONTROLLER, "controller", None)
-    if controller is None:
-        controller = _CONTROLLER.controller = ThreadpoolController()
-    return controller
-
-
-@contextlib.contextmanager
-def capped_threads(threads: int):
-    """Cap OpenMP (for this thread) and BLAS (for this process) at ``threads``.
-
-    OpenMP's cap belongs to the calling thread, so each task sets and restores
-    its own. The BLAS cap is process-wide: tasks running side by side in one
-    process (threads, a dask worker with several threads) share it, and only the
-    first to enter sets it and the last to leave restores it, so overlapping
-    tasks cannot leave it lowered for good.
-    """
-    controller = _thread_controller()
-    with _BLAS_LOCK:
-        if _BLAS_STATE["depth"] == 0:
-            _BLAS_STATE["limiter"] = controller.select(user_api="blas").limit(limits=threads)
-        _BLAS_STATE["depth"] += 1
-    try:
-        with controller.select(user_api="openmp").limit(limits=threads):
-            yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS_STATE["depth"] -= 1
-            if _BLAS_STATE["depth"] == 0:
-                _BLAS_STATE["limiter"].restore_original_limits()
-                _BLAS_STATE["limiter"] = None
+def run_fused_group(
+    template: Any,
+    data: Any,
+    keys: list[tuple],
+    ks: list[int],
+    seeds: list[int],
+    threads: int | None,
+    family: Family,
+) -> dict[tuple, TaskRecord]:
+    """What a worker runs for the fused engine: one group of runs, a record per key."""
+    X = resolve_data(data)
+    limits = capped_threads(threads) if threads is not None else contextlib.nullcontext()
+    mean_variance = None if X.ndim == 3 else float(np.mean(np.var(X, axis=0)))
+    with limits:
+        runs = fit_runs(
+            template, X, ks, seeds, cpu_cores() if threads is None else threads, mean_variance
+        )
+    records = {}
+    for key, run in zip(keys, runs, strict=True):
+        distinct = np.count_nonzero(np.bincount(run.labels, minlength=run.k))
+        if distinct < run.k:  # scikit-learn's own warning, word for word
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+                f"({run.k}). Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        model = fitted_estimator(template, X, run, mean_variance)
+        inertia, raw, extras = score_fit(model, X, family)
+        records[key] = TaskRecord(
+            inertia=inertia,
+            raw_inertia=raw,
+            n_iter=run.n_iter,
+            fit_time=run.seconds,
+            estimator=model,
+            extras=extras,
+        )
+    return records

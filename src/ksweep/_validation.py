@@ -1,10 +1,19 @@
-"""Parameter constraints declared as data, and the checks KSweep runs in ``fit``."""
+"""Parameter constraints declared as data, and the checks KSweep runs in ``fit``.
+
+ksweep's own names (:class:`Constraint`, :class:`Checked`, :func:`validate_params`,
+``KSweep._constraints``), not scikit-learn's ``_parameter_constraints`` and
+``_validate_params``: ksweep's schema accepts what scikit-learn's does not (a numpy
+``Generator`` as ``random_state``, an executor by name or instance, a k range), and
+keeps its messages in scikit-learn's words ("The 'x' parameter of KSweep must be
+... Got ... instead.") with :class:`~ksweep.exceptions.InvalidParameterError`,
+a subclass of scikit-learn's.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -30,6 +39,21 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A parameter checked by a function of its own, ``check(value, owner)``, which raises
+    ``InvalidParameterError`` (a k range, an estimator, an executor)."""
+
+    check: Callable[[Any, str], Any]
+
+    def __str__(self) -> str:
+        return getattr(self.check, "__name__", "checked")
+
+
+#: What a parameter may be: one of a list of constraints, or a function's check.
+Rule = list[Constraint] | Checked
+
+
 def int_at_least(low: int) -> Constraint:
     """An integer ``>= low``."""
     return Constraint(f"an int in the range [{low}, inf)", lambda v: _is_int(v) and v >= low)
@@ -49,6 +73,10 @@ def instance_of(*types: type, name: str) -> Constraint:
 NONE = Constraint("None", lambda v: v is None)
 CALLABLE = Constraint("a callable", callable)
 NONZERO_INT = Constraint("a nonzero int", lambda v: _is_int(v) and v != 0)
+NONNEGATIVE_REAL = Constraint(
+    "a finite real number >= 0",
+    lambda v: isinstance(v, Real) and not isinstance(v, bool) and bool(np.isfinite(v)) and v >= 0,
+)
 RANDOM_STATE = Constraint(
     "an int in the range [0, inf), a numpy RandomState or Generator",
     lambda v: (
@@ -68,11 +96,13 @@ def param_error(param: str, owner: str, expectation: str, value: Any) -> Invalid
     )
 
 
-def validate_params(owner: str, constraints: dict[str, list[Constraint]], params: dict) -> None:
-    """Raise ``InvalidParameterError`` for the first parameter no constraint accepts."""
+def validate_params(owner: str, constraints: dict[str, Rule], params: dict) -> None:
+    """Raise ``InvalidParameterError`` for the first parameter its rule refuses."""
     for param, allowed in constraints.items():
         value = params[param]
-        if not any(c.test(value) for c in allowed):
+        if isinstance(allowed, Checked):
+            allowed.check(value, owner)
+        elif not any(c.test(value) for c in allowed):
             raise param_error(param, owner, _join([str(c) for c in allowed]), value)
 
 
@@ -110,8 +140,13 @@ def check_k_range(k_range: Any, *, owner: str = "KSweep", n_samples: int | None 
     return values
 
 
-def cluster_count_param(estimator: Any, owner: str = "KSweep") -> str:
-    """Name of the estimator's parameter that sets the number of clusters, or raise."""
+def check_estimator(estimator: Any, owner: str = "KSweep") -> None:
+    """Raise unless ``estimator`` is None (KMeans) or an estimator instance."""
+    if estimator is not None:
+        _check_instance(estimator, owner)
+
+
+def _check_instance(estimator: Any, owner: str) -> None:
     if isinstance(estimator, type) and hasattr(estimator, "fit"):
         raise param_error(
             "estimator",
@@ -123,6 +158,11 @@ def cluster_count_param(estimator: Any, owner: str = "KSweep") -> str:
         raise param_error(
             "estimator", owner, "a scikit-learn style estimator with fit and get_params", estimator
         )
+
+
+def cluster_count_param(estimator: Any, owner: str = "KSweep") -> str:
+    """Name of the estimator's parameter that sets the number of clusters, or raise."""
+    _check_instance(estimator, owner)
     params = estimator.get_params(deep=False)
     for name in CLUSTER_COUNT_PARAMS:
         if name in params:
@@ -186,3 +226,35 @@ def check_time_series(X: Any, *, owner: str = "KSweep", min_samples: int = 1) ->
         i = int(np.flatnonzero(step_all[:, 0])[0])
         raise ValueError(f"Input X contains an empty series (all NaN) at position {i}.")
     return arr
+
+
+def check_input(estimator: Any, X: Any, *, reset: bool, timeseries: bool):
+    """X for ``fit`` (``reset``) or for predict, transform and score of a fitted sweep.
+
+    Feature vectors go through scikit-learn's ``validate_data`` (sparse CSR where
+    the estimator takes it); time series through :func:`check_time_series`, with
+    ``n_features_in_`` their number of dimensions.
+    """
+    from sklearn.utils import get_tags
+    from sklearn.utils.validation import validate_data
+
+    owner = type(estimator).__name__
+    if not timeseries:
+        return validate_data(
+            estimator,
+            X,
+            reset=reset,
+            accept_sparse="csr" if get_tags(estimator).input_tags.sparse else False,
+            accept_large_sparse=False,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=2 if reset else 1,
+        )
+    X = check_time_series(X, owner=owner, min_samples=2 if reset else 1)
+    if reset:
+        estimator.n_features_in_ = X.shape[2]
+    elif X.shape[2] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[2]} features, but {owner} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    return X

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ksweep._executors import TaskFailed, open_backend, run_tasks, validate_executor
+from ksweep._executors import TaskFailed, backend_session, run_tasks, validate_executor
 from ksweep._shipping import resolve_data
 from ksweep._validation import check_time_series, int_at_least, validate_params
 
@@ -82,11 +82,9 @@ def dtw_distance_matrix(
     X = check_time_series(X, owner="dtw_distance_matrix", min_samples=1)
     n = X.shape[0]
     starts = range(0, n, block_size)
-    backend = open_backend(executor, n_jobs, 1)
     out = np.empty((n, n), dtype=np.float64)
-    abort = True
     try:
-        with backend.driver_limits():
+        with backend_session(executor, n_jobs, 1) as backend:
             data = backend.ship(X)
             tasks = (
                 (start, _dtw_block, (data, start, min(start + block_size, n), dtw_params))
@@ -96,9 +94,6 @@ def dtw_distance_matrix(
                 stop = start + block.shape[0]
                 out[start:stop, start:] = block
                 out[start:, start:stop] = block.T
-        abort = False
     except TaskFailed as failure:
         raise failure.__cause__ from None
-    finally:
-        backend.close(abort=abort)
     return out

@@ -8,11 +8,9 @@ the chosen k, the per-candidate statistic and a one-line reason.
 
 from __future__ import annotations
 
-from numbers import Real
-
 import numpy as np
 
-from ksweep._selection import SelectionResult, check_curve
+from ksweep._selection import SelectionResult, check_curve, check_nonnegative_real
 
 __all__ = ["SelectionResult", "kneedle", "two_segment"]
 
@@ -174,16 +172,7 @@ def kneedle(k, scores, curve=None, direction=None, sensitivity=1.0) -> Selection
             "The 'direction' argument of kneedle must be one of 'increasing', 'decreasing' "
             f"or None. Got {direction!r} instead."
         )
-    if (
-        not isinstance(sensitivity, Real)
-        or isinstance(sensitivity, bool)
-        or not np.isfinite(sensitivity)
-        or sensitivity < 0
-    ):
-        raise ValueError(
-            "The 'sensitivity' argument of kneedle must be a finite real number >= 0. "
-            f"Got {sensitivity!r} instead."
-        )
+    check_nonnegative_real(sensitivity, "sensitivity", "kneedle")
     k_in = np.asarray(k)
     x, y = check_curve(k, scores, min_points=3, func="kneedle")
     x_scaled = (x - x[0]) / (x[-1] - x[0])

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+try:  # scikit-learn's is in a private module: fall back to its bases where it moved
+    from sklearn.utils._param_validation import InvalidParameterError as _SklearnInvalidParameter
+except ImportError:  # pragma: no cover - a scikit-learn that moved or renamed it
+    _SklearnInvalidParameter = None
 
-class InvalidParameterError(ValueError, TypeError):
+_INVALID_PARAMETER_BASES: tuple[type, ...] = (
+    (_SklearnInvalidParameter,)
+    if isinstance(_SklearnInvalidParameter, type)
+    and issubclass(_SklearnInvalidParameter, ValueError)
+    and issubclass(_SklearnInvalidParameter, TypeError)
+    else (ValueError, TypeError)
+)
+
+
+class InvalidParameterError(*_INVALID_PARAMETER_BASES):
     """A parameter of a ksweep estimator or function has an invalid type or value.
 
-    Subclasses both ``ValueError`` and ``TypeError``, like scikit-learn's error of
-    the same name, so either ``except`` clause catches it.
+    A subclass of scikit-learn's error of the same name (so code that catches
+    scikit-learn's catches ksweep's), and so of both ``ValueError`` and
+    ``TypeError``: either ``except`` clause catches it.
 
     Examples
     --------
@@ -23,6 +37,9 @@ class InvalidParameterError(ValueError, TypeError):
     The 'n_init' parameter of KSweep must be an int in the range [1, inf). Got 0 instead.
     >>> issubclass(InvalidParameterError, ValueError), issubclass(InvalidParameterError, TypeError)
     (True, True)
+    >>> from sklearn.utils._param_validation import InvalidParameterError as SklearnError
+    >>> issubclass(InvalidParameterError, SklearnError)
+    True
     """
 
 

@@ -24,98 +24,41 @@ Example (needs a running SparkSession, so it is not a doctest)::
 
 from __future__ import annotations
 
-import concurrent.futures
-import dataclasses
-import threading
-import time
-import uuid
 from collections.abc import Callable
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ksweep._choosing import Summary, check_long_enough, choose_k, needed_scoring, summary
-from ksweep._results import SweepResult
-from ksweep._spark_fused import fused_unsupported, run_fused
-from ksweep._sweep import _warn_non_monotonic, seed_entropy, task_seeds
-from ksweep._tasks import TaskRecord
+from ksweep._choosing import Summary, check_long_enough, needed_scoring, summary
+from ksweep._pipeline import adopt, drive
+from ksweep._spark import (
+    SparkRunner,
+    _check_dataframe,
+    _check_features_column,
+    _pyspark,
+    _spark_context,
+    cached_features,
+)
+from ksweep._spark_fused import SparkFusedRunner, fused_unsupported
 from ksweep._validation import (
     CALLABLE,
     NONE,
     RANDOM_STATE,
     Constraint,
+    Rule,
     check_k_range,
     int_at_least,
     options,
     param_error,
     validate_params,
 )
-from ksweep.exceptions import SweepInterrupted, SweepTaskError
 
 __all__ = ["SparkKSweep", "assemble_features"]
 
-_INSTALL_HINT = "pip install 'ksweep[spark]'"
 #: Selection names SparkKSweep accepts (the criteria it can compute on Spark).
 SPARK_SELECTION_NAMES = ("kneedle", "two_segment", "silhouette")
 #: Criteria ``scoring=`` can name.
 SPARK_SCORING_NAMES = ("silhouette",)
-_INERTIA_DEFINITION = (
-    "trainingCost of pyspark.ml.clustering.KMeans: the sum over rows of the squared "
-    "Euclidean distance to the closest center"
-)
-
-
-def _pyspark(what: str) -> SimpleNamespace:
-    """The pyspark names ksweep uses, imported now, or ``ImportError`` with the install hint."""
-    try:
-        from pyspark import StorageLevel
-        from pyspark.ml.clustering import KMeans
-        from pyspark.ml.evaluation import ClusteringEvaluator
-        from pyspark.ml.feature import VectorAssembler
-        from pyspark.ml.linalg import VectorUDT
-        from pyspark.sql import DataFrame, types
-    except ImportError as exc:
-        raise ImportError(f"{what} requires pyspark: {_INSTALL_HINT}") from exc
-    return SimpleNamespace(
-        StorageLevel=StorageLevel,
-        KMeans=KMeans,
-        ClusteringEvaluator=ClusteringEvaluator,
-        VectorAssembler=VectorAssembler,
-        VectorUDT=VectorUDT,
-        DataFrame=DataFrame,
-        types=types,
-    )
-
-
-def _check_dataframe(df: Any, owner: str, what: str = "df"):
-    if not isinstance(df, _pyspark(owner).DataFrame):
-        raise TypeError(
-            f"{owner} expects a Spark DataFrame ({what}). Got {type(df).__name__} instead."
-        )
-
-
-def _check_features_column(df: Any, column: str, owner: str) -> None:
-    """Raise unless ``column`` is a vector column (or an array of doubles or floats)."""
-    spark = _pyspark(owner)
-    types = spark.types
-    names = df.columns
-    if column not in names:
-        raise ValueError(
-            f"{owner}: the features column {column!r} is not in the DataFrame (its columns: "
-            f"{names}). Set features_col=, or build a vector column from numeric columns with "
-            "ksweep.spark.assemble_features(df, input_cols)."
-        )
-    dtype = df.schema[column].dataType
-    is_array = isinstance(dtype, types.ArrayType) and isinstance(
-        dtype.elementType, (types.DoubleType, types.FloatType)
-    )
-    if not (isinstance(dtype, spark.VectorUDT) or is_array):
-        raise ValueError(
-            f"{owner}: the features column {column!r} must hold vectors (pyspark.ml.linalg "
-            f"VectorUDT, or an array of doubles or floats). Got {dtype.simpleString()} instead. "
-            "Build one from numeric columns with ksweep.spark.assemble_features(df, input_cols)."
-        )
 
 
 def assemble_features(df, input_cols, output_col: str = "features", handle_invalid: str = "error"):
@@ -184,10 +127,6 @@ def assemble_features(df, input_cols, output_col: str = "features", handle_inval
         inputCols=input_cols, outputCol=output_col, handleInvalid=handle_invalid
     )
     return assembler.transform(df)
-
-
-class _Cancelled(Exception):
-    """A task saw the sweep being stopped before it started its fit."""
 
 
 class SparkKSweep:
@@ -264,10 +203,10 @@ class SparkKSweep:
         initialization, there is no SparkContext (Spark Connect), or numba or pyarrow
         is missing on the driver; ``results_.engine`` says which ran.
     concurrency : int, default=2
-        ("mllib" only.) Driver threads that submit fits at once. Spark's scheduler runs the
-        jobs of several threads side by side (FIFO by default; FAIR with
-        ``spark.scheduler.mode=FAIR``), so the driver-side work of one fit overlaps the
-        cluster work of another. 1 fits one after another.
+        ("mllib" only, and the silhouettes.) Driver threads that submit fits at once.
+        Spark's scheduler runs the jobs of several threads side by side (FIFO by default;
+        FAIR with ``spark.scheduler.mode=FAIR``), so the driver-side work of one fit
+        overlaps the cluster work of another. 1 fits one after another.
     cache : bool, default=True
         Persist the features column once (``MEMORY_AND_DISK``) before the fits, and
         unpersist it at the end, unless ``df`` is already persisted (then its storage is used
@@ -336,7 +275,8 @@ class SparkKSweep:
     >>> spark.stop()
     """
 
-    _parameter_constraints: dict[str, list[Constraint]] = {  # noqa: RUF012
+    #: What each parameter may be (ksweep's own schema, see ``ksweep._validation``).
+    _constraints: ClassVar[dict[str, Rule]] = {
         "n_init": [int_at_least(1)],
         "random_state": [RANDOM_STATE, NONE],
         "selection": [options(*SPARK_SELECTION_NAMES), CALLABLE],
@@ -410,7 +350,7 @@ class SparkKSweep:
 
     def get_params(self) -> dict[str, Any]:
         """The constructor parameters, by name."""
-        return {name: getattr(self, name) for name in ("k_range", *self._parameter_constraints)}
+        return {name: getattr(self, name) for name in ("k_range", *self._constraints)}
 
     def __repr__(self) -> str:
         defaults = SparkKSweep.__init__.__kwdefaults__
@@ -427,9 +367,9 @@ class SparkKSweep:
         named = (self.scoring,) if isinstance(self.scoring, str) else tuple(self.scoring or ())
         return needed_scoring(named, self.selection)
 
-    def _validate_params(self) -> np.ndarray:
+    def _check_params(self) -> np.ndarray:
         owner = type(self).__name__
-        validate_params(owner, self._parameter_constraints, self.get_params())
+        validate_params(owner, self._constraints, self.get_params())
         k_values = check_k_range(self.k_range, owner=owner)
         if k_values.min() < 2:
             raise param_error(
@@ -438,11 +378,11 @@ class SparkKSweep:
         check_long_enough(k_values, self.selection, self.k_range, owner)
         return k_values
 
-    def _engine(self, data) -> str:
+    def _engine(self, df) -> str:
         """The engine that runs: ``engine``, with "auto" resolved; "fused" must be able to."""
         if self.engine == "mllib":
             return "mllib"
-        why_not = fused_unsupported(self.init_mode, self.init_steps, _spark_context(data))
+        why_not = fused_unsupported(self.init_mode, self.init_steps, _spark_context(df))
         if why_not is None:
             return "fused"
         if self.engine == "auto":
@@ -452,18 +392,6 @@ class SparkKSweep:
             type(self).__name__,
             f"'auto' or 'mllib' here: the fused engine cannot run because {why_not}",
             self.engine,
-        )
-
-    def _kmeans(self, k: int, seed: int):
-        return _pyspark(type(self).__name__).KMeans(
-            featuresCol=self.features_col,
-            predictionCol=self.prediction_col,
-            k=int(k),
-            initMode=self.init_mode,
-            initSteps=int(self.init_steps),
-            tol=float(self.tol),
-            maxIter=int(self.max_iter),
-            seed=int(seed),
         )
 
     # -- fitting ------------------------------------------------------------------------
@@ -482,200 +410,20 @@ class SparkKSweep:
         self
         """
         owner = type(self).__name__
-        k_values = self._validate_params()
-        storage = _pyspark(owner).StorageLevel
+        k_values = self._check_params()
+        _pyspark(owner)  # without pyspark, say how to install it before anything else
         _check_dataframe(df, owner)
         _check_features_column(df, self.features_col, owner)
-        scoring = self._scoring()
-        entropy = seed_entropy(self.random_state)
-        seeds = task_seeds(entropy, k_values, self.n_init)
-
-        data = df.select(self.features_col)
-        engine = self._engine(data)
-        cached_here = False
-        wants_cache = self.cache and (engine == "mllib" or bool(scoring))
-        if wants_cache and not (_is_persisted(df) or _is_persisted(data)):
-            data = data.persist(storage.MEMORY_AND_DISK)
-            cached_here = True
-        try:
-            n_rows = data.count()  # materializes the cache once, before any fit
-            if n_rows < 2:
-                raise ValueError(
-                    f"{owner} needs at least 2 rows to cluster. Got {n_rows} row(s) instead."
-                )
-            if k_values.max() > n_rows:
-                raise param_error(
-                    "k_range", owner, f"made of ints <= the number of rows ({n_rows})", self.k_range
-                )
-            plan = [
-                ((int(k), r), int(seeds[i, r]))
-                for i, k in reversed(list(enumerate(k_values)))
-                for r in range(self.n_init)
-            ]
-            if engine == "fused":
-                records = run_fused(
-                    data,
-                    plan,
-                    features_col=self.features_col,
-                    prediction_col=self.prediction_col,
-                    max_iter=int(self.max_iter),
-                    tol=float(self.tol),
-                    sample_seed=np.random.SeedSequence(entropy, spawn_key=(1,)),
-                ).records
-            else:
-                records = self._run(data, plan)
-            restarts = {
-                name: [
-                    [getattr(records[int(k), r], name) for r in range(self.n_init)]
-                    for k in k_values
-                ]
-                for name in ("inertia", "raw_inertia", "n_iter", "fit_time")
-            }
-            results = SweepResult(
-                k_values,
-                {**restarts, "seed": seeds},
-                inertia_definition=_INERTIA_DEFINITION,
-                engine="spark-fused" if engine == "fused" else "mllib",
-            )
-            _warn_non_monotonic(results)
-            best = [
-                (int(k), int(r)) for k, r in zip(k_values, results["best_restart"], strict=True)
-            ]
-            models = {k: records[k, r].estimator for k, r in best}
-            if scoring:
-                results = results.with_columns(**self._silhouettes(data, k_values, models, n_rows))
-        finally:
-            if cached_here:
-                data.unpersist()
-        self.results_ = results
-        self.models_ = models
-        self.n_rows_ = int(n_rows)
-        self.elbow_, self.best_k_ = self._select(k_values, results)
-        self.best_model_ = models[self.best_k_]
+        engine = self._engine(df)
+        cache = self.cache and (engine == "mllib" or bool(self._scoring()))
+        with cached_features(df, self.features_col, cache, owner) as data:
+            runner = (SparkFusedRunner if engine == "fused" else SparkRunner)(self, data, k_values)
+            fitted = drive(runner.plan(), runner)
+        adopt(self, fitted, models_attr="models_", best_attr="best_model_")
+        self.n_rows_ = int(runner.n_rows)
         self.cluster_centers_ = np.array([np.asarray(c) for c in self.best_model_.clusterCenters()])
         self.n_features_in_ = int(self.cluster_centers_.shape[1])
         return self
-
-    def _run(self, data, plan: list[tuple[tuple[int, int], int]]) -> dict[tuple, TaskRecord]:
-        """Fit every planned ``((k, restart), seed)`` from ``concurrency`` threads.
-
-        Only the best model of each k is kept while the sweep runs. A failure or
-        Ctrl-C stops submitting, cancels the Spark jobs in flight (by job tag) and
-        raises with the finished records.
-        """
-        sc = _spark_context(data)
-        tag = f"ksweep-{uuid.uuid4().hex[:12]}"
-        stop = threading.Event()
-        properties = _local_properties(sc)
-        records: dict[tuple, TaskRecord] = {}
-        best_so_far: dict[int, tuple[float, int]] = {}  # k -> (cost, restart)
-
-        def task(key: tuple[int, int], seed: int) -> TaskRecord:
-            if stop.is_set():
-                raise _Cancelled
-            k, restart = key
-            _enter_thread(sc, properties, tag, f"ksweep: KMeans k={k} restart={restart}")
-            estimator = self._kmeans(k, seed)
-            start = time.perf_counter()
-            model = estimator.fit(data)
-            elapsed = time.perf_counter() - start
-            cost = float(model.summary.trainingCost)
-            return TaskRecord(
-                inertia=cost,
-                raw_inertia=cost,
-                n_iter=int(model.summary.numIter),
-                fit_time=elapsed,
-                estimator=model,
-            )
-
-        pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.concurrency, thread_name_prefix="ksweep-spark"
-        )
-        futures = {}
-        try:
-            futures = {pool.submit(task, key, seed): key for key, seed in plan}
-            for future in concurrent.futures.as_completed(futures):
-                key = futures[future]
-                try:
-                    record = future.result()
-                except Exception as exc:
-                    raise self._task_error(key, exc, records) from exc
-                records[key] = record
-                k, restart = key
-                # the order SweepResult ranks restarts by: lowest cost, NaN last, first on ties
-                rank = (np.inf if np.isnan(record.inertia) else record.inertia, restart)
-                if k not in best_so_far or rank < best_so_far[k]:
-                    if k in best_so_far:  # drop the model it beats
-                        old = best_so_far[k][1]
-                        records[k, old] = _without_model(records[k, old])
-                    best_so_far[k] = rank
-                else:
-                    records[key] = _without_model(record)
-        except KeyboardInterrupt:
-            _cancel(stop, futures, sc, tag)
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise SweepInterrupted(
-                f"Sweep interrupted after {len(records)} of {len(plan)} fits; the finished "
-                "fits are in this exception's 'completed' attribute.",
-                completed=list(records.items()),
-            ) from None
-        except BaseException:
-            _cancel(stop, futures, sc, tag)
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-        return records
-
-    def _task_error(self, key, exc: BaseException, records: dict) -> SweepTaskError:
-        k, restart = key
-        return SweepTaskError(
-            f"Fitting pyspark KMeans with k={k} (restart {restart}) failed: "
-            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}. "
-            f"The {len(records)} finished fit(s) are in this exception's 'completed' attribute.",
-            k=k,
-            restart=restart,
-            completed=list(records.items()),
-        )
-
-    def _silhouettes(self, data, k_values, models, n_rows) -> dict[str, np.ndarray]:
-        """Spark's squared-Euclidean silhouette of the best model per k, computed concurrently."""
-        ClusteringEvaluator = _pyspark(type(self).__name__).ClusteringEvaluator
-        sc = _spark_context(data)
-        properties = _local_properties(sc)
-        tag = f"ksweep-{uuid.uuid4().hex[:12]}"
-
-        def score(k: int) -> float:
-            _enter_thread(sc, properties, tag, f"ksweep: silhouette k={k}")
-            model = models[k]
-            if len(model.clusterCenters()) < 2:
-                return float("nan")
-            evaluator = ClusteringEvaluator(
-                featuresCol=self.features_col,
-                predictionCol=self.prediction_col,
-                metricName="silhouette",
-                distanceMeasure="squaredEuclidean",
-            )
-            return float(evaluator.evaluate(model.transform(data)))
-
-        with concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.concurrency, thread_name_prefix="ksweep-spark"
-        ) as pool:
-            values = list(pool.map(score, [int(k) for k in k_values]))
-        return {
-            "silhouette": np.asarray(values, dtype=np.float64),
-            "silhouette_n_samples": np.full(k_values.shape, n_rows, dtype=np.int64),
-        }
-
-    def _select(self, k_values: np.ndarray, results: SweepResult) -> tuple[Any, int]:
-        """Run the selection method; if it finds no k, warn and use the largest k."""
-        return choose_k(
-            self.selection,
-            k_values,
-            results,
-            self.elbow_scale,
-            owner=type(self).__name__,
-            stacklevel=4,
-        )
 
     # -- evidence -----------------------------------------------------------------------
 
@@ -739,62 +487,3 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b) and type(a) is type(b)
     except Exception:
         return False
-
-
-def _without_model(record: TaskRecord) -> TaskRecord:
-    return dataclasses.replace(record, estimator=None)
-
-
-def _is_persisted(df) -> bool:
-    level = df.storageLevel
-    return bool(level.useMemory or level.useDisk or level.useOffHeap)
-
-
-def _spark_context(df) -> Any:
-    """The DataFrame's SparkContext, or None where there is none (Spark Connect)."""
-    try:
-        return df.sparkSession.sparkContext
-    except Exception:
-        return None
-
-
-def _local_properties(sc) -> Any:
-    """The calling thread's Spark local properties (scheduler pool, job group), or None."""
-    try:
-        return sc._jsc.sc().getLocalProperties().clone()
-    except Exception:  # no JVM handle (Spark Connect): nothing to inherit
-        return None
-
-
-def _enter_thread(sc, properties, tag: str, description: str) -> None:
-    """Give this worker thread the caller's local properties, the sweep's job tag and a name.
-
-    PySpark pins each Python thread to a JVM thread; a thread of a plain pool does not
-    inherit the caller's local properties (``spark.scheduler.pool``, ...), so they are
-    copied as ``pyspark.InheritableThread`` does.
-    """
-    if sc is None:
-        return
-    if properties is not None:
-        sc._jsc.sc().setLocalProperties(properties.clone())
-    if hasattr(sc, "addJobTag"):
-        sc.addJobTag(tag)
-    else:  # pragma: no cover - pyspark < 3.5
-        sc.setJobGroup(tag, description)
-    sc.setJobDescription(description)
-
-
-def _cancel(stop: threading.Event, futures: dict, sc, tag: str) -> None:
-    """Stop starting fits, drop the pending ones and cancel the Spark jobs in flight."""
-    stop.set()
-    for future in futures:
-        future.cancel()
-    if sc is None:
-        return
-    try:
-        if hasattr(sc, "cancelJobsWithTag"):
-            sc.cancelJobsWithTag(tag)
-        else:  # pragma: no cover - pyspark < 3.5
-            sc.cancelJobGroup(tag)
-    except Exception:  # the context may be gone already; the original error matters
-        pass

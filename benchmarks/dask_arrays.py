@@ -11,25 +11,21 @@ as ksweep and scikit-learn score theirs: the sum of squared distances to the nea
 center. Its ``tol`` is absolute (squared shift < 1e-4); ksweep's is scikit-learn's,
 relative to the mean feature variance.
 
-Run:  python benchmarks/distributed.py [--rows 2000000] [--skip-dask-ml]
+Run:  python benchmarks/dask_arrays.py [--rows 2000000] [--skip-dask-ml]
 Needs dask-ml for the peer: pip install dask-ml
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import sys
 import time
 
-# this file's folder comes first on sys.path, and this file would shadow the package
-sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(__file__)]
-import dask.array as da  # noqa: E402
-import distributed  # noqa: E402
-import numpy as np  # noqa: E402
+import dask.array as da
+import distributed
+import numpy as np
 
-from ksweep import KSweep  # noqa: E402
+from ksweep import KSweep
 
 K_RANGE = range(2, 13)
 

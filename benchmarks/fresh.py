@@ -1,0 +1,49 @@
+"""Time a sweep as a new user first meets it: the first ``fit`` in a fresh Python process.
+
+The child process imports ksweep, builds the data with a function of these benchmark
+scripts, then times its first ``fit`` (numba loading its cached kernels, thread pools
+starting: everything a notebook's first call pays) and prints the seconds and the result.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def first_fit(data: str, sweep: str) -> dict:
+    """Run ``sweep`` (an expression using ``X``) once in a fresh process; return its record.
+
+    ``data`` is a statement that defines ``X`` (it may import from the benchmark scripts).
+    The record has ``seconds`` (the first fit), ``import_s`` (importing ksweep),
+    ``best_k``, ``engine`` and ``inertia`` (per k).
+    """
+    script = textwrap.dedent(
+        f"""
+        import json, time, warnings
+        start = time.perf_counter()
+        import ksweep
+        from ksweep import KSweep
+        from sklearn.cluster import KMeans
+        import_s = time.perf_counter() - start
+        {data}
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        sweep = {sweep}
+        seconds = time.perf_counter() - start
+        print(json.dumps({{
+            "seconds": seconds, "import_s": import_s, "best_k": int(sweep.best_k_),
+            "engine": sweep.results_.engine,
+            "inertia": [float(v) for v in sweep.results_["inertia"]],
+        }}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=HERE, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,0 +1,367 @@
+"""The runner for data in memory: engine, grouping, shipping X, checkpoints and refits.
+
+:class:`LocalRunner` runs a :class:`~ksweep._pipeline.Plan` on an executor
+(serial, threads, processes, dask, any ``concurrent.futures.Executor``):
+
+- **Engine.** "independent" fits the user's estimator once per task; "fused"
+  fits all k of a few restarts per task (:func:`group_tasks`).
+- **Reuse.** Tasks of the previous fit (``extend``) and of the checkpoint are
+  not run again; every finished task is written to the checkpoint at once.
+- **Refits.** A reused best restart has no model in memory: it is refitted from its seed.
+- **Criteria.** Per-k columns (silhouette, ..., the gap statistic) from the best labels.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from ksweep._checkpoint import Checkpoint, fingerprint_data, task_payload
+from ksweep._choosing import criterion_columns, gap_columns
+from ksweep._executors import TaskFailed, backend_session, run_tasks
+from ksweep._families import family_of
+from ksweep._fused import GROUP_CENTERS, fused_unsupported
+from ksweep._pipeline import BestKeeper, Plan, Runner, Task, n_restarts_for, user_stacklevel
+from ksweep._seeding import GAP_REFERENCES_KEY, criteria_seed, seed_entropy, spawn
+from ksweep._tasks import TaskRecord, run_fused_group, run_task
+from ksweep._validation import check_k_range, param_error
+from ksweep.criteria import reference_datasets
+from ksweep.exceptions import SweepInterrupted, SweepTaskError
+
+#: Exceptions that mean a worker process died, by class name (no optional imports needed).
+_DEAD_WORKER_ERRORS = ("BrokenProcessPool", "TerminatedWorkerError", "KilledWorker")
+
+
+def engine_for(sweep: Any, template: Any, X: Any) -> str:
+    """The engine that runs: ``sweep.engine``, with "auto" resolved; "fused" must apply."""
+    if sweep.engine == "independent":
+        return "independent"
+    why_not = fused_unsupported(template, X, sweep.score_func)
+    if why_not is None:
+        return "fused"
+    if sweep.engine == "auto":
+        return "independent"
+    raise param_error(
+        "engine",
+        type(sweep).__name__,
+        f"'auto' or 'independent' here: the fused engine cannot run because {why_not}",
+        sweep.engine,
+    )
+
+
+def _fused_groups(plan: list) -> dict[tuple[int, int], list]:
+    """The fused engine's groups: all k of a few restarts each (about ``GROUP_CENTERS`` centers).
+
+    The grouping depends only on the k values and restarts planned, never on the
+    executor or the cores, so ``results_`` is the same on every executor.
+    """
+    total_k = sum({k for _, _, k, _ in plan})
+    per_group = max(1, round(GROUP_CENTERS / total_k))
+    groups: dict[tuple[int, int], list] = {}
+    for key, index, k, seed in plan:
+        groups.setdefault((index, key[1] // per_group), []).append((key, k, seed))
+    return groups
+
+
+def _group_tasks(template, handles: dict, groups: dict, threads, family):
+    """Fused-engine tasks, one per group of :func:`_fused_groups`."""
+    for (index, _), members in groups.items():
+        keys, ks, seeds = (list(column) for column in zip(*members, strict=True))
+        restarts = tuple(sorted({key[1] for key in keys}))
+        args = (template, handles[index], keys, ks, seeds, threads, family)
+        yield ("fused", index, restarts, tuple(ks)), run_fused_group, args
+
+
+def _work(X, template) -> float:
+    """Rows × features of X (× series length for DTW), the unit of ``AUTO_PROCESSES_WORK``."""
+    size = X.nnz if sparse.issparse(X) else X.size
+    metric = template.get_params(deep=False).get("metric")
+    if X.ndim == 3 and metric in ("dtw", "softdtw"):
+        size *= X.shape[1]
+    return float(size)
+
+
+def _progress_bar(progress: bool, total: int):
+    """A tqdm bar over tasks, or None."""
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as exc:
+        raise ImportError("progress=True needs tqdm: pip install 'ksweep[progress]'") from exc
+    return tqdm(total=total, desc="ksweep", unit="fit")
+
+
+def _task_error(template, failure: TaskFailed, records: dict) -> SweepTaskError:
+    if failure.key[0] == "fused":  # a group of runs: ("fused", dataset, restarts, ks)
+        _, _, restarts, ks = failure.key
+        restart = restarts[0]
+        which = (
+            f"restart {restart}" if len(restarts) == 1 else f"restarts {restart}..{restarts[-1]}"
+        )
+        k, what = ks[0], f"k={min(ks)}..{max(ks)} ({which}, fused engine)"
+    else:
+        k, restart = failure.key[:2]
+        what = f"k={k} (restart {restart})"
+    cause = failure.__cause__
+    names = {cls.__name__ for cls in type(cause).__mro__}
+    hint = (
+        " A worker process died (killed, crashed or out of memory) while running it."
+        if names & set(_DEAD_WORKER_ERRORS)
+        else ""
+    )
+    return SweepTaskError(
+        f"Fitting {type(template).__name__} with {what} failed: "
+        f"{type(cause).__name__}: {str(cause).rstrip('.')}.{hint} The {len(records)} "
+        "finished task(s) are in this exception's 'completed' attribute.",
+        k=k,
+        restart=restart,
+        completed=list(records.items()),
+    )
+
+
+def _interrupted(records: dict, n_tasks: int) -> SweepInterrupted:
+    return SweepInterrupted(
+        f"Sweep interrupted after {len(records)} of {n_tasks} tasks; pending tasks were "
+        "cancelled. The finished ones are in this exception's 'completed' attribute.",
+        completed=list(records.items()),
+    )
+
+
+def record_of(payload: dict) -> TaskRecord:
+    """The record of a stored task (without a fitted model)."""
+    return TaskRecord(
+        inertia=payload["inertia"],
+        raw_inertia=payload["raw_inertia"],
+        n_iter=payload["n_iter"],
+        fit_time=payload["fit_time"],
+        estimator=None,
+        extras=dict(payload["extras"]),
+    )
+
+
+def labels_of(model: Any, X: Any) -> np.ndarray | None:
+    """The training labels of a fitted model: ``labels_``, else ``predict(X)``, else None."""
+    if hasattr(model, "labels_"):
+        return np.asarray(model.labels_)
+    if hasattr(model, "predict"):
+        return np.asarray(model.predict(X))
+    return None
+
+
+class LocalRunner(Runner):
+    """Run a sweep of X in memory on ``sweep.executor`` (see the module docstring).
+
+    Parameters
+    ----------
+    sweep : KSweep
+        Its parameters, validated.
+    X : array-like
+        The validated data.
+    memory : dict or None
+        The previous fit's identity, payloads and best models (``extend``).
+    """
+
+    def __init__(self, sweep: Any, X: Any, memory: dict | None):
+        self.sweep, self.X, self.owner = sweep, X, type(sweep).__name__
+        self.template = template = sweep._template()
+        self.k_values = check_k_range(sweep.k_range, n_samples=X.shape[0])
+        self.scoring = sweep._scoring()
+        if "gap" in self.scoring and sparse.issparse(X):
+            asked_by = "selection" if sweep.selection == "gap" else "scoring"
+            raise param_error(
+                asked_by,
+                self.owner,
+                "free of 'gap' for sparse X (its reference data sets are dense boxes)",
+                getattr(sweep, asked_by),
+            )
+        self.n_restarts = n_restarts_for(template, sweep.n_init)
+        self.family = family = family_of(template, sweep.score_func)
+        self.objective, self.inertia_definition = family.objective, family.inertia_definition
+        self.engine = engine_for(sweep, template, X)
+        self.previous = memory
+        self.identity = self._identity(memory)
+        self.checkpoint = None
+        if sweep.checkpoint is not None:
+            self.checkpoint = Checkpoint(
+                sweep.checkpoint, self.identity, overwrite=sweep.checkpoint_overwrite
+            )
+            self.identity = self.checkpoint.identity  # carries the stored seed entropy
+        self.entropy = int(self.identity["entropy"])
+        self.datasets = [X]
+        if "gap" in self.scoring:
+            self.datasets += reference_datasets(
+                X,
+                sweep.gap_references,
+                method=sweep.gap_reference,
+                random_state=spawn(self.entropy, GAP_REFERENCES_KEY),
+            )
+        self.memory: dict | None = None  # what the next extend reuses, set by best_models()
+        self._payloads: dict[tuple, dict] = {}
+        self._models: dict[tuple, Any] = {}
+
+    def plan(self) -> Plan:
+        """Every (k, restart), and its fit on each gap reference data set."""
+        return Plan(self.k_values, self.n_restarts, self.entropy, len(self.datasets) - 1)
+
+    def _identity(self, memory: dict | None) -> dict:
+        """What the tasks' results depend on, apart from k, restart and seed.
+
+        An unseeded sweep (``random_state=None``) resumes or extends with the seed
+        entropy it started with: the checkpoint's, else the previous fit's.
+        """
+        sweep, template = self.sweep, self.template
+        entropy = None
+        if sweep.random_state is None and sweep.checkpoint is not None:
+            manifest = Path(sweep.checkpoint) / "sweep.json"
+            try:
+                entropy = json.loads(manifest.read_text(encoding="utf-8"))["identity"]["entropy"]
+            except (OSError, ValueError, KeyError, TypeError):
+                entropy = None
+        if sweep.random_state is None and entropy is None and memory is not None:
+            entropy = memory["identity"]["entropy"]
+        if entropy is None:
+            entropy = str(seed_entropy(sweep.random_state))
+        params = template.get_params(deep=True)
+        return {
+            "X": fingerprint_data(self.X),
+            "estimator": type(template).__module__ + "." + type(template).__qualname__,
+            "estimator_params": {name: repr(params[name]) for name in sorted(params)},
+            "score_func": None if sweep.score_func is None else repr(sweep.score_func),
+            "inner_threads": sweep.inner_threads,
+            "gap_reference": sweep.gap_reference,
+            "engine": self.engine,
+            "entropy": entropy,
+        }
+
+    # -- the stages ---------------------------------------------------------------------
+
+    def run(self, plan: Plan) -> dict[tuple, TaskRecord]:
+        """Reuse what the previous fit and the checkpoint hold; run the rest."""
+        stored: dict[tuple, dict] = {}
+        memory = self.previous
+        if memory is not None and memory["identity"] == self.identity:
+            stored.update(memory["payloads"])
+            self._models.update(memory["models"])
+        if self.checkpoint is not None:
+            stored.update(self.checkpoint.load({task.key: task.seed for task in plan.tasks}))
+        todo = [task for task in plan.tasks if task.key not in stored]
+        new = self.execute(todo, self.checkpoint)
+        planned = set(plan.keys)
+        self._payloads = {key: payload for key, payload in stored.items() if key in planned}
+        for task in todo:
+            record = new[task.key]
+            self._payloads[task.key] = task_payload(task.key, task.seed, record)
+            if record.estimator is not None:
+                self._models[task.key] = record.estimator
+        return {key: record_of(payload) for key, payload in self._payloads.items()}
+
+    def best_models(self, plan: Plan, best: list[tuple[int, int]], records) -> dict[int, Any]:
+        """The best restart's model of every k; one reused from the checkpoint is refitted."""
+        refit = [task for task in plan.tasks if task.key in best and task.key not in self._models]
+        for key, record in self.execute(refit, None).items():
+            stored = self._payloads[key]["inertia"]
+            if record.inertia != stored:
+                warnings.warn(
+                    f"Refitting the stored best restart {key} gave inertia {record.inertia!r}, "
+                    f"not the stored {stored!r} (inner_threads=None lets thread counts change "
+                    "the last bits).",
+                    UserWarning,
+                    stacklevel=user_stacklevel(),
+                )
+            self._models[key] = record.estimator
+        self.memory = {
+            "identity": self.identity,
+            "payloads": self._payloads,
+            "models": {key: self._models[key] for key in best},
+        }
+        return {k: self._models[k, r] for k, r in best}
+
+    def labels(self, models) -> dict[int, Any]:
+        return {k: labels_of(model, self.X) for k, model in models.items()}
+
+    def columns(self, plan: Plan, results, records, models, labels) -> dict[str, np.ndarray]:
+        """The criteria ``scoring`` and ``selection`` ask for, from the best labels per k."""
+        if not self.scoring:
+            return {}
+        sweep = self.sweep
+        columns = criterion_columns(
+            self.X,
+            plan.k_values,
+            labels,
+            self.scoring,
+            silhouette_sample=sweep.silhouette_sample,
+            seed=criteria_seed(plan.entropy),
+        )
+        if "gap" in self.scoring:
+            references = range(1, plan.n_references + 1)
+            reference = np.log(
+                [
+                    [
+                        min(records[k, r, b].inertia for r in range(plan.n_restarts))
+                        for b in references
+                    ]
+                    for k in plan.k_values
+                ]
+            )
+            columns.update(gap_columns(results, reference))
+        return columns
+
+    # -- running tasks ------------------------------------------------------------------
+
+    def execute(self, tasks: list[Task], checkpoint: Checkpoint | None) -> dict[tuple, TaskRecord]:
+        """Run ``tasks`` in order on the executor; return their records.
+
+        Each finished task is written to ``checkpoint`` (when given) at once. The
+        fused engine runs the tasks of one data set and a few restarts as one group.
+        """
+        if not tasks:
+            return {}
+        sweep = self.sweep
+        keeper = BestKeeper(self.family.objective)
+        bar = _progress_bar(sweep.progress, len(tasks))  # a missing tqdm fails before any start
+        seeds = {task.key: task.seed for task in tasks}
+        try:
+            groups = _fused_groups(tasks) if self.engine == "fused" else None
+            with backend_session(
+                sweep.executor,
+                sweep.n_jobs,
+                sweep.inner_threads,
+                engine=self.engine,
+                n_tasks=len(tasks) if groups is None else len(groups),
+                work=_work(self.datasets[0], self.template) * sum(task.k for task in tasks),
+            ) as backend:
+                used = sorted({task.dataset for task in tasks})
+                handles = {index: backend.ship(self.datasets[index]) for index in used}
+                threads = backend.inner_threads
+                if groups is not None:
+                    jobs = _group_tasks(self.template, handles, groups, threads, self.family)
+                else:
+                    common = (threads, self.family, sweep.score_func)
+                    jobs = (
+                        (key, run_task, (self.template, handles[index], k, seed, *common))
+                        for key, index, k, seed in tasks
+                    )
+                for job_key, result in run_tasks(backend.executor, jobs, backend.window):
+                    done = result if self.engine == "fused" else {job_key: result}
+                    for key, record in done.items():
+                        keeper.add(key, record)
+                        if checkpoint is not None:
+                            checkpoint.save(key, seeds[key], record)
+                        if bar is not None:
+                            bar.update(1)
+        except TaskFailed as failure:
+            if isinstance(failure.__cause__, KeyboardInterrupt):  # Ctrl-C reached a worker
+                raise _interrupted(keeper.records, len(tasks)) from None
+            raise _task_error(self.template, failure, keeper.records) from failure.__cause__
+        except KeyboardInterrupt:
+            raise _interrupted(keeper.records, len(tasks)) from None
+        finally:
+            if bar is not None:
+                bar.close()
+        return keeper.records
