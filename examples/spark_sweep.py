@@ -1,11 +1,13 @@
-"""Choose k for k-means on Spark: SparkKSweep over PySpark MLlib's KMeans.
+"""Choose k for k-means on Spark: SparkKSweep on a Spark DataFrame.
 
 Builds a Spark DataFrame of 6 Gaussian blobs in five numeric columns (x0..x4, generated
 inside Spark), assembles them into a vector column with ``assemble_features``, sweeps
-``pyspark.ml.clustering.KMeans`` (k-means||) over k = 2..12 with 2 seeded restarts per k,
-two fits submitted at a time, and scores each k's best model with Spark's silhouette. It
-prints the table per k, what every selection method chooses, the chosen k and the cluster
-sizes under the chosen model; with a path argument it also saves the plot.
+k = 2..12 with 2 seeded restarts per k with the fused engine (every k in one Spark job per
+Lloyd iteration; the executors' Python workers import numpy, pyarrow, numba and ksweep),
+and scores each k's best model with Spark's silhouette. It prints the table per k, what
+every selection method chooses, the chosen k and the cluster sizes under the chosen model
+(a ``pyspark.ml.clustering.KMeansModel``); with a path argument it also saves the plot.
+``engine="mllib"`` would fit MLlib's own ``KMeans`` per (k, restart) instead.
 
 Run:  python examples/spark_sweep.py [plot.png]
 Needs pyspark and Java 17+ (pip install "ksweep[spark]"). Set KSWEEP_EXAMPLE_QUICK=1 for a
@@ -57,7 +59,6 @@ sweep = SparkKSweep(
     n_init=1 if quick else 2,
     random_state=0,
     scoring=("silhouette",),
-    concurrency=2,
 )
 start = time.perf_counter()
 sweep.fit(df)
@@ -65,7 +66,8 @@ elapsed = time.perf_counter() - start
 
 print(
     f"{n_rows:,} rows × {n_features} columns in Spark, {n_centers} true clusters; "
-    f"{sweep.results_.n_restarts} restart(s) per k, {elapsed:.1f} s"
+    f"{sweep.results_.n_restarts} restart(s) per k, {sweep.results_.engine} engine, "
+    f"{elapsed:.1f} s"
 )
 print(sweep.results_.to_text(marked_k=sweep.best_k_))
 print()

@@ -59,6 +59,7 @@ SPARK_OUT_OF_RANGE = {
     "tol": -1.0,
     "init_mode": "k-means++",
     "init_steps": 0,
+    "engine": "spark",
     "concurrency": 0,
 }
 

@@ -1,8 +1,8 @@
-"""ksweep.spark on a real local[2] SparkSession: each number is checked against MLlib itself."""
+"""ksweep.spark's MLlib engine on a real local[2] SparkSession: each number is checked against
+MLlib itself (the fused engine: test_spark_fused.py)."""
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 
@@ -17,7 +17,6 @@ from pyspark.ml.clustering import KMeans
 from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.functions import vector_to_array
 from pyspark.ml.linalg import Vectors
-from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
@@ -28,24 +27,6 @@ from ksweep._seeding import seed_entropy, task_seeds
 from ksweep.spark import SparkKSweep, assemble_features
 
 TRUE_K = 5
-
-
-@pytest.fixture(scope="module")
-def spark():
-    os.environ["PYSPARK_PYTHON"] = sys.executable  # createDataFrame from Python rows
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("ksweep-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def _frame(spark, X, column="features"):
@@ -91,7 +72,12 @@ def uniform(spark):
 def blob_sweep(blobs):
     df, _ = blobs
     return SparkKSweep(
-        k_range=range(2, 10), n_init=2, random_state=0, scoring="silhouette", concurrency=2
+        k_range=range(2, 10),
+        n_init=2,
+        random_state=0,
+        scoring="silhouette",
+        concurrency=2,
+        engine="mllib",
     ).fit(df)
 
 
@@ -112,7 +98,12 @@ def _cache_is_empty(spark):
 
 def test_training_cost_of_every_restart_equals_a_direct_mllib_fit_with_its_seed(uniform):
     sweep = SparkKSweep(
-        k_range=range(3, 7), n_init=2, random_state=3, max_iter=15, selection=lambda k, r: 3
+        k_range=range(3, 7),
+        n_init=2,
+        random_state=3,
+        max_iter=15,
+        selection=lambda k, r: 3,
+        engine="mllib",
     ).fit(uniform)
     results = sweep.results_
     assert isinstance(results, SweepResult)
@@ -194,7 +185,9 @@ def test_results_table_frame_and_plot_work_unchanged(blob_sweep):
 
 
 def test_results_do_not_depend_on_concurrency_and_vector_or_array_columns_agree(uniform):
-    params = dict(k_range=[2, 4, 5, 8], n_init=1, random_state=11, selection=lambda k, r: 4)
+    params = dict(
+        k_range=[2, 4, 5, 8], n_init=1, random_state=11, selection=lambda k, r: 4, engine="mllib"
+    )
     one = SparkKSweep(concurrency=1, **params).fit(uniform)
     three = SparkKSweep(concurrency=3, **params).fit(uniform)
     np.testing.assert_array_equal(one.results_["restart_seed"], three.results_["restart_seed"])
@@ -213,12 +206,13 @@ def test_the_input_is_cached_once_and_released_only_if_the_sweep_cached_it(spark
     assert not _cache_is_empty(spark)  # the fixtures' frames
     spark.catalog.clearCache()
     plain = uniform.select("features")
+    mllib = dict(k_range=[2, 3, 4], n_init=1, random_state=0, selection=_first, engine="mllib")
     try:
         assert _cache_is_empty(spark) and not plain.storageLevel.useMemory
-        SparkKSweep(k_range=[2, 3, 4], n_init=1, random_state=0, selection=_first).fit(plain)
+        SparkKSweep(**mllib).fit(plain)
         assert _cache_is_empty(spark)  # what it cached is gone
         cached = plain.cache()
-        SparkKSweep(k_range=[2, 3, 4], n_init=1, random_state=0, selection=_first).fit(cached)
+        SparkKSweep(**mllib).fit(cached)
         assert cached.storageLevel.useMemory  # the user's cache is left alone
         cached.unpersist()
     finally:
@@ -239,7 +233,9 @@ def test_a_failing_fit_names_its_k_and_restart_and_keeps_finished_fits(spark, un
     spark.catalog.clearCache()
     try:
         with pytest.raises(SweepTaskError, match=r"k=3 \(restart 1\).*executor lost") as info:
-            SparkKSweep(k_range=[2, 3, 4], n_init=2, random_state=5, concurrency=1).fit(plain)
+            SparkKSweep(
+                k_range=[2, 3, 4], n_init=2, random_state=5, concurrency=1, engine="mllib"
+            ).fit(plain)
         assert (info.value.k, info.value.restart) == (3, 1)
         assert isinstance(info.value.__cause__, RuntimeError)
         # largest k first, one at a time: k=4 and restart 0 of k=3 had finished

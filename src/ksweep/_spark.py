@@ -114,6 +114,7 @@ class SparkRunner(Runner):
     k_values : ndarray of int
     """
 
+    engine = "mllib"
     inertia_definition = INERTIA_DEFINITION
 
     def __init__(self, sweep: Any, data: Any, k_values: np.ndarray):

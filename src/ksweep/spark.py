@@ -1,10 +1,12 @@
-"""k sweeps on Spark: PySpark MLlib's ``KMeans`` for every k, with ksweep's results and selection.
+"""k sweeps on Spark: k-means for every k on a Spark DataFrame, with ksweep's results and selection.
 
-:class:`SparkKSweep` fits ``pyspark.ml.clustering.KMeans`` once per ``(k, restart)`` on a
-Spark DataFrame with a vector column, keeps the best model per k (lowest ``trainingCost``),
-records every restart in a :class:`~ksweep.SweepResult` and chooses k with the same selection
-methods as :class:`~ksweep.KSweep`, so ``results_``, ``summary()``, ``to_frame()`` and
-``plot()`` read the same. :func:`assemble_features` builds the vector column from numeric
+:class:`SparkKSweep` fits k-means for every ``(k, restart)`` on a Spark DataFrame with a
+vector column, with ksweep's fused engine (every k in one Spark job per Lloyd iteration) or
+with ``pyspark.ml.clustering.KMeans`` (``engine="mllib"``), keeps the best model per k
+(lowest cost, the sum of squared distances: MLlib's ``trainingCost``), records every
+restart in a :class:`~ksweep.SweepResult` and chooses k with the same selection methods as
+:class:`~ksweep.KSweep`, so ``results_``, ``summary()``, ``to_frame()`` and ``plot()`` read
+the same. :func:`assemble_features` builds the vector column from numeric
 columns.
 
 pyspark is imported only when a fit, a prediction or :func:`assemble_features` needs it;
@@ -34,8 +36,10 @@ from ksweep._spark import (
     _check_dataframe,
     _check_features_column,
     _pyspark,
+    _spark_context,
     cached_features,
 )
+from ksweep._spark_fused import SparkFusedRunner, fused_unsupported
 from ksweep._validation import (
     CALLABLE,
     NONE,
@@ -126,13 +130,15 @@ def assemble_features(df, input_cols, output_col: str = "features", handle_inval
 
 
 class SparkKSweep:
-    """Sweep PySpark MLlib's ``KMeans`` over a k range on a Spark DataFrame and choose k.
+    """Sweep k-means over a k range on a Spark DataFrame and choose k.
 
-    Every ``(k, restart)`` is one ``pyspark.ml.clustering.KMeans`` fit on the DataFrame's
-    vector column, with its own seed; ``concurrency`` driver threads submit the fits, so
-    Spark can run the jobs of several k side by side (largest k first). The best restart of
-    each k (lowest ``trainingCost``) is kept as a ``KMeansModel``; the selection method then
-    picks ``best_k_``, and ``predict``/``transform`` delegate to ``best_model_``.
+    With the fused engine (the default), every ``(k, restart)`` runs Lloyd's algorithm on
+    the executors, all of them sharing one Spark job per iteration (see ``engine``). With
+    ``engine="mllib"``, every ``(k, restart)`` is one ``pyspark.ml.clustering.KMeans`` fit,
+    with its own seed; ``concurrency`` driver threads submit the fits, so Spark can run the
+    jobs of several k side by side (largest k first). The best restart of each k (lowest
+    cost) is kept as a ``KMeansModel``; the selection method then picks ``best_k_``, and
+    ``predict``/``transform`` delegate to ``best_model_``.
 
     This is not a scikit-learn estimator (Spark models are not): there is no ``get_params``
     and ``fit`` takes a Spark DataFrame.
@@ -173,23 +179,40 @@ class SparkKSweep:
     prediction_col : str, default="prediction"
         The column ``predict`` and ``transform`` add (the models' ``predictionCol``).
     max_iter : int, default=20
-        Spark's ``maxIter`` per fit.
+        Most Lloyd iterations per fit (Spark's ``maxIter``).
     tol : float, default=1e-4
-        Spark's convergence tolerance ``tol``.
+        Convergence tolerance. "mllib": Spark's ``tol`` (every center moved by less than
+        it). "fused": scikit-learn's rule (the squared center shift, summed over the
+        centers, at most ``tol`` × the mean feature variance).
     init_mode : {"k-means||", "random"}, default="k-means||"
-        Spark's ``initMode``.
+        Spark's ``initMode`` ("mllib" only; "random" makes "auto" use "mllib").
     init_steps : int, default=2
-        Spark's ``initSteps`` for k-means||.
+        Spark's ``initSteps`` for k-means|| ("mllib" only; another value makes "auto" use
+        "mllib").
+    engine : {"auto", "fused", "mllib"}, default="auto"
+        "fused": ksweep's data-parallel engine. The features are cached once on the
+        executors as NumPy blocks; every Lloyd iteration of every ``(k, restart)`` shares
+        one Spark job over them, whose per-center sums are added up on the executors (the
+        driver receives one array per iteration). Each run starts from the best of five
+        k-means++ draws refined on a uniform sample of 20,000 rows; the cost per k is
+        the exact sum of squared distances (the scale of ``trainingCost``); ``best_model_``
+        is a ``KMeansModel`` built from the chosen centers. The executors' Python
+        workers need numpy, pyarrow, numba and ksweep. "mllib": one
+        ``pyspark.ml.clustering.KMeans`` fit per ``(k, restart)``, ``concurrency`` at a
+        time. "auto" is "fused" unless ``init_mode``/``init_steps`` ask for MLlib's
+        initialization, there is no SparkContext (Spark Connect), or numba or pyarrow
+        is missing on the driver; ``results_.engine`` says which ran.
     concurrency : int, default=2
-        Driver threads that submit fits at once. Spark's scheduler runs the jobs of several
-        threads side by side (FIFO by default; FAIR with ``spark.scheduler.mode=FAIR``), so
-        the driver-side work of one fit overlaps the cluster work of another. 1 fits one
-        after another.
+        ("mllib" only, and the silhouettes.) Driver threads that submit fits at once.
+        Spark's scheduler runs the jobs of several threads side by side (FIFO by default;
+        FAIR with ``spark.scheduler.mode=FAIR``), so the driver-side work of one fit
+        overlaps the cluster work of another. 1 fits one after another.
     cache : bool, default=True
         Persist the features column once (``MEMORY_AND_DISK``) before the fits, and
         unpersist it at the end, unless ``df`` is already persisted (then its storage is used
         and left alone). False passes ``df`` as is (Spark's KMeans then caches its own copy
-        for every fit).
+        for every fit). The fused engine keeps its own cached blocks while it fits, so it
+        persists the column only to score silhouettes.
 
     Attributes
     ----------
@@ -203,7 +226,8 @@ class SparkKSweep:
     best_k_ : int
         The chosen k.
     best_model_ : pyspark.ml.clustering.KMeansModel
-        The best model of ``best_k_``.
+        The best model of ``best_k_`` (with the fused engine, built from its centers: it
+        transforms and predicts as a fitted one, and has no training summary).
     models_ : dict of int to KMeansModel
         The best model of every k.
     elbow_ : SelectionResult
@@ -217,9 +241,9 @@ class SparkKSweep:
 
     Notes
     -----
-    Seeds, ``results_`` and selection are ksweep's; the fits are Spark's. ``trainingCost``
-    per k equals a direct ``KMeans(k=k, seed=seed, ...).fit(df)`` with the seed from
-    ``results_["restart_seed"]``. A failing fit raises
+    Seeds, ``results_`` and selection are ksweep's. With ``engine="mllib"`` the fits are
+    Spark's: ``trainingCost`` per k equals a direct ``KMeans(k=k, seed=seed, ...).fit(df)``
+    with the seed from ``results_["restart_seed"]``, and a failing fit raises
     :class:`~ksweep.exceptions.SweepTaskError` naming its k and restart, with the finished
     fits in ``.completed``; the other fits in flight are cancelled (Spark job tag
     ``ksweep-...``). Ctrl-C cancels them too and raises
@@ -284,6 +308,7 @@ class SparkKSweep:
         ],
         "init_mode": [options("k-means||", "random")],
         "init_steps": [int_at_least(1)],
+        "engine": [options("auto", "fused", "mllib")],
         "concurrency": [int_at_least(1)],
         "cache": [Constraint("a bool", lambda v: isinstance(v, bool | np.bool_))],
     }
@@ -303,6 +328,7 @@ class SparkKSweep:
         tol: float = 1e-4,
         init_mode: str = "k-means||",
         init_steps: int = 2,
+        engine: str = "auto",
         concurrency: int = 2,
         cache: bool = True,
     ):
@@ -318,6 +344,7 @@ class SparkKSweep:
         self.tol = tol
         self.init_mode = init_mode
         self.init_steps = init_steps
+        self.engine = engine
         self.concurrency = concurrency
         self.cache = cache
 
@@ -351,6 +378,22 @@ class SparkKSweep:
         check_long_enough(k_values, self.selection, self.k_range, owner)
         return k_values
 
+    def _engine(self, df) -> str:
+        """The engine that runs: ``engine``, with "auto" resolved; "fused" must be able to."""
+        if self.engine == "mllib":
+            return "mllib"
+        why_not = fused_unsupported(self.init_mode, self.init_steps, _spark_context(df))
+        if why_not is None:
+            return "fused"
+        if self.engine == "auto":
+            return "mllib"
+        raise param_error(
+            "engine",
+            type(self).__name__,
+            f"'auto' or 'mllib' here: the fused engine cannot run because {why_not}",
+            self.engine,
+        )
+
     # -- fitting ------------------------------------------------------------------------
 
     def fit(self, df, y=None):
@@ -371,8 +414,10 @@ class SparkKSweep:
         _pyspark(owner)  # without pyspark, say how to install it before anything else
         _check_dataframe(df, owner)
         _check_features_column(df, self.features_col, owner)
-        with cached_features(df, self.features_col, self.cache, owner) as data:
-            runner = SparkRunner(self, data, k_values)
+        engine = self._engine(df)
+        cache = self.cache and (engine == "mllib" or bool(self._scoring()))
+        with cached_features(df, self.features_col, cache, owner) as data:
+            runner = (SparkFusedRunner if engine == "fused" else SparkRunner)(self, data, k_values)
             fitted = drive(runner.plan(), runner)
         adopt(self, fitted, models_attr="models_", best_attr="best_model_")
         self.n_rows_ = int(runner.n_rows)
