@@ -7,6 +7,7 @@ Every backend speaks ``concurrent.futures.Executor`` (``submit`` returning a
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +21,7 @@ from concurrent.futures import (
 )
 from typing import Any, ClassVar
 
+from ksweep._parent_watch import watch_parent
 from ksweep._shipping import MappedData, remove_mapped, write_mapped
 from ksweep._threads import capped_threads, cpu_cores, effective_n_jobs, threads_per_task
 from ksweep.exceptions import InvalidParameterError
@@ -75,6 +77,8 @@ class ReusableProcessPool(Executor):
     another size shuts it down under joblib's feet. A normal ``shutdown``
     leaves the workers running; an aborted one (``cancel_futures=True``: a
     failure or Ctrl-C) kills them, and the next sweep starts a fresh pool.
+    Each worker exits on its own when this process dies (see
+    :mod:`ksweep._parent_watch`), so a killed driver leaves no worker behind.
     """
 
     _pools: ClassVar[dict[int, Any]] = {}
@@ -86,7 +90,12 @@ class ReusableProcessPool(Executor):
         with self._lock:
             pool = self._pools.get(max_workers)
             if pool is None or not _usable(pool):
-                pool = LokyPool(max_workers=max_workers, timeout=idle_timeout)
+                pool = LokyPool(
+                    max_workers=max_workers,
+                    timeout=idle_timeout,
+                    initializer=watch_parent,
+                    initargs=(os.getpid(),),
+                )
                 self._pools[max_workers] = pool
         self._pool = pool
         self._max_workers = max_workers

@@ -1,0 +1,106 @@
+"""Faults: a killed driver, a dead worker, a task that raises a BaseException.
+
+Each test watches only the processes and folders of the run it started: other
+ksweep processes may run on the same machine at the same time.
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning")
+
+# A driver that announces the folder it ships X to, and each task a worker starts.
+DRIVER_SCRIPT = textwrap.dedent(
+    """
+    import os, numpy as np
+    import ksweep._executors as executors
+    from sklearn.cluster import KMeans
+    from ksweep import KSweep
+
+    shipped = executors.write_mapped
+    def announce(X):
+        handle = shipped(X)
+        print("folder", handle.folder, flush=True)
+        return handle
+    executors.write_mapped = announce
+
+    class Announced(KMeans):
+        def fit(self, X, y=None, sample_weight=None):
+            print("fitting", os.getpid(), flush=True)
+            return super().fit(X, y, sample_weight)
+
+    X = np.random.default_rng(0).normal(size=(20000, 30))
+    KSweep(Announced(max_iter=300, tol=0), k_range=range(2, 80), n_init=20,
+           executor="processes", n_jobs=2, random_state=0).fit(X)
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its new parent to reap it has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_killed_driver_leaves_no_worker_and_no_shared_memory(sig):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER_SCRIPT], stdout=subprocess.PIPE, text=True
+    )
+    folder, workers = None, set()
+    try:
+        for line in proc.stdout:  # the folder first, then the first task a worker runs
+            word, value = line.split()
+            if word == "folder":
+                folder = value
+            else:
+                workers.add(int(value))
+                break
+        assert folder is not None and Path(folder).is_dir(), "the sweep shipped X"
+        assert workers, "a worker started a task"
+        workers |= {
+            int(p.name)
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit() and _child_of(p, proc.pid)
+        }
+        proc.send_signal(sig)
+        proc.wait(timeout=10)
+        killed = time.monotonic()
+        gone = _wait_until(lambda: not any(map(_alive, workers)) and not Path(folder).exists(), 10)
+        assert time.monotonic() - killed <= 10
+        left = sorted(pid for pid in workers if _alive(pid))
+        assert gone, f"after 10 s: workers {left} alive, folder exists: {Path(folder).exists()}"
+    finally:
+        proc.kill()
+        proc.wait()
+        for pid in workers:  # a failed run must not leak its workers
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _child_of(proc_dir: Path, parent: int) -> bool:
+    try:
+        return int((proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent
+    except (OSError, ValueError, IndexError):
+        return False
