@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -104,3 +105,81 @@ def _child_of(proc_dir: Path, parent: int) -> bool:
         return int((proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent
     except (OSError, ValueError, IndexError):
         return False
+
+
+# -- where X is shipped ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(n_samples=300, n_features=4, centers=4, random_state=0)
+    return X
+
+
+SMALL = {"k_range": range(2, 6), "n_init": 2, "random_state": 0, "engine": "independent"}
+
+
+def _shipped_folders(monkeypatch):
+    """Record the folder of every X that a sweep in this process ships to its workers."""
+    from ksweep import _executors
+
+    folders = []
+    write = _executors.write_mapped
+
+    def recording(X):
+        handle = write(X)
+        folders.append(handle.folder)
+        return handle
+
+    monkeypatch.setattr(_executors, "write_mapped", recording)
+    return folders
+
+
+@pytest.mark.parametrize(
+    ("free", "root"),
+    [(None, tempfile.gettempdir()), (64 << 20, tempfile.gettempdir()), (1 << 40, "/dev/shm")],
+    ids=["no-shm", "docker-64MiB", "roomy"],
+)
+def test_x_goes_to_disk_when_shared_memory_is_small(monkeypatch, blobs, free, root):
+    from ksweep import KSweep, _shipping
+
+    expected = KSweep(**SMALL).fit(blobs).results_["inertia"]
+    folders = _shipped_folders(monkeypatch)
+    monkeypatch.setattr(_shipping, "shm_free_bytes", lambda: free)
+    sweep = KSweep(**SMALL, executor="processes", n_jobs=2).fit(blobs)
+    assert [os.path.dirname(folder) for folder in folders] == [root]
+    assert not os.path.exists(folders[0])  # removed after the sweep
+    np.testing.assert_array_equal(sweep.results_["inertia"], expected)
+
+
+def test_headroom_counts_the_size_of_x(monkeypatch):
+    from ksweep import _shipping
+
+    monkeypatch.setattr(_shipping, "shm_free_bytes", lambda: _shipping.SHM_HEADROOM + 800)
+    assert _shipping.mapped_root(800) == "/dev/shm"
+    assert _shipping.mapped_root(801) is None
+
+
+def test_a_failed_write_to_shared_memory_is_retried_on_disk(monkeypatch, blobs):
+    from ksweep import _shipping
+
+    write_in = _shipping._write_in
+    tried = []
+
+    def full_shm(X, root):
+        tried.append(root)
+        if root == "/dev/shm":
+            raise OSError(28, "No space left on device")
+        return write_in(X, root)
+
+    monkeypatch.setattr(_shipping, "shm_free_bytes", lambda: 1 << 40)
+    monkeypatch.setattr(_shipping, "_write_in", full_shm)
+    handle = _shipping.write_mapped(blobs)
+    try:
+        assert tried == ["/dev/shm", None]
+        assert os.path.dirname(handle.folder) == tempfile.gettempdir()
+        np.testing.assert_array_equal(handle.load(), blobs)
+    finally:
+        _shipping.remove_mapped(handle)
