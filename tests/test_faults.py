@@ -14,8 +14,14 @@ import textwrap
 import time
 from pathlib import Path
 
+import kmedoids
 import numpy as np
 import pytest
+from sklearn.cluster import KMeans
+from sklearn.datasets import make_blobs
+
+from ksweep import KSweep, SweepTaskError
+from ksweep.exceptions import TaskAbortedError
 
 pytestmark = pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning")
 
@@ -112,8 +118,6 @@ def _child_of(proc_dir: Path, parent: int) -> bool:
 
 @pytest.fixture(scope="module")
 def blobs():
-    from sklearn.datasets import make_blobs
-
     X, _ = make_blobs(n_samples=300, n_features=4, centers=4, random_state=0)
     return X
 
@@ -143,7 +147,7 @@ def _shipped_folders(monkeypatch):
     ids=["no-shm", "docker-64MiB", "roomy"],
 )
 def test_x_goes_to_disk_when_shared_memory_is_small(monkeypatch, blobs, free, root):
-    from ksweep import KSweep, _shipping
+    from ksweep import _shipping
 
     expected = KSweep(**SMALL).fit(blobs).results_["inertia"]
     folders = _shipped_folders(monkeypatch)
@@ -183,3 +187,82 @@ def test_a_failed_write_to_shared_memory_is_retried_on_disk(monkeypatch, blobs):
         np.testing.assert_array_equal(handle.load(), blobs)
     finally:
         _shipping.remove_mapped(handle)
+
+
+# -- what a task raises ------------------------------------------------------------------
+
+
+class PanicsAtFive(KMeans):
+    """KMeans whose compiled code panics at k=5: a Rust ``PanicException`` (a BaseException,
+    not an Exception, that does not pickle) from kmedoids given a non-square matrix."""
+
+    def fit(self, X, y=None, sample_weight=None):
+        if self.n_clusters == 5:
+            kmedoids.fasterpam(np.zeros((3, 4)), 2)
+        return super().fit(X, y, sample_weight)
+
+
+class ExitsAtFive(KMeans):
+    def fit(self, X, y=None, sample_weight=None):
+        if self.n_clusters == 5:
+            sys.exit(5)
+        return super().fit(X, y, sample_weight)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "raised"), [(PanicsAtFive(), "PanicException"), (ExitsAtFive(), "SystemExit: 5")]
+)
+@pytest.mark.parametrize("executor", ["serial", "threads", "processes", "client"])
+def test_a_base_exception_from_a_task_is_a_sweep_task_error(
+    blobs, estimator, raised, executor, request
+):
+    if executor == "client":
+        executor = request.getfixturevalue("client")
+    sweep = KSweep(estimator, k_range=[3, 5, 7], n_init=2, random_state=0, engine="independent")
+    sweep.set_params(executor=executor, n_jobs=2)
+    with pytest.raises(
+        SweepTaskError, match=rf"with k=5 \(restart [01]\) failed: {raised}"
+    ) as info:
+        sweep.fit(blobs)
+    error = info.value
+    assert (error.k, error.in_flight) == (5, [(5, error.restart)])
+    assert isinstance(error.__cause__, TaskAbortedError)
+    completed = dict(error.completed)
+    if executor == "serial":  # largest k first, one at a time
+        assert set(completed) == {(7, 0), (7, 1)}
+    assert (5, error.restart) not in completed
+    assert all(
+        record.inertia > 0 and (record.estimator is None or record.estimator.n_clusters == key[0])
+        for key, record in completed.items()
+    )
+    if isinstance(executor, str) and executor in ("serial", "threads"):  # in this process
+        assert raised.split(":")[0] == type(error.__cause__.__cause__).__name__
+
+
+def test_a_dead_worker_is_not_blamed_on_an_arbitrary_task(blobs):
+    sweep = KSweep(
+        DiesAtFour(),
+        k_range=range(2, 8),
+        n_init=2,
+        executor="processes",
+        n_jobs=2,
+        engine="independent",
+    )
+    with pytest.raises(SweepTaskError, match="A worker process died") as info:
+        sweep.fit(blobs)
+    error = info.value
+    assert (error.k, error.restart) == (None, None)
+    assert {(4, 0), (4, 1)} & set(error.in_flight), "the task that killed its worker is listed"
+    assert f"one of the {len(error.in_flight)} task(s) in flight" in str(error)
+    assert "k=4 (restart" in str(error) and "TerminatedWorkerError" in str(error)
+    assert not set(dict(error.completed)) & set(error.in_flight)
+    assert {key[0] for key, _ in error.completed} >= {7, 6}
+
+
+class DiesAtFour(KMeans):
+    """KMeans whose worker process is killed when it fits k=4."""
+
+    def fit(self, X, y=None, sample_weight=None):
+        if self.n_clusters == 4:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().fit(X, y, sample_weight)
