@@ -5,6 +5,7 @@ ksweep processes may run on the same machine at the same time.
 """
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import kmedoids
@@ -189,6 +191,34 @@ def test_a_failed_write_to_shared_memory_is_retried_on_disk(monkeypatch, blobs):
         _shipping.remove_mapped(handle)
 
 
+# -- many sweeps at once ------------------------------------------------------------------
+
+LOAD = {"k_range": range(2, 6), "n_init": 2, "engine": "independent"}
+
+
+def test_eight_sweeps_at_once_share_one_process_pool_and_one_client(monkeypatch, blobs, client):
+    folders = _shipped_folders(monkeypatch)
+    solo = [KSweep(**LOAD, random_state=seed).fit(blobs) for seed in range(8)]
+
+    def sweep(seed, executor):
+        return KSweep(**LOAD, random_state=seed, executor=executor, n_jobs=2).fit(blobs)
+
+    with ThreadPoolExecutor(8) as driver:  # 8 sweeps at once on each: the pool, the client
+        on_pool = [driver.submit(sweep, seed, "processes") for seed in range(8)]
+        on_client = [driver.submit(sweep, seed, client) for seed in range(8)]
+        results = [future.result(timeout=120) for future in on_pool + on_client]
+    for fitted, alone in zip(results, solo + solo, strict=True):
+        _assert_same_results(fitted, alone)
+    assert len(folders) == 8 and not any(map(os.path.exists, folders))
+
+
+def _assert_same_results(sweep, reference):
+    for name, column in reference.results_.items():
+        if "fit_time" not in name:
+            np.testing.assert_array_equal(sweep.results_[name], column, err_msg=name)
+    np.testing.assert_array_equal(sweep.labels_, reference.labels_)
+
+
 # -- what a task raises ------------------------------------------------------------------
 
 
@@ -210,11 +240,16 @@ class ExitsAtFive(KMeans):
 
 
 @pytest.mark.parametrize(
-    ("estimator", "raised"), [(PanicsAtFive(), "PanicException"), (ExitsAtFive(), "SystemExit: 5")]
+    ("executor", "estimator", "raised"),
+    [
+        *[(name, PanicsAtFive(), "PanicException") for name in ("serial", "threads", "client")],
+        *[(name, ExitsAtFive(), "SystemExit: 5") for name in ("serial", "threads", "client")],
+        ("processes", PanicsAtFive(), "PanicException"),  # one: a failure ends the pool
+    ],
+    ids=lambda value: value if isinstance(value, str) else type(value).__name__,
 )
-@pytest.mark.parametrize("executor", ["serial", "threads", "processes", "client"])
 def test_a_base_exception_from_a_task_is_a_sweep_task_error(
-    blobs, estimator, raised, executor, request
+    blobs, executor, estimator, raised, request
 ):
     if executor == "client":
         executor = request.getfixturevalue("client")
@@ -239,30 +274,130 @@ def test_a_base_exception_from_a_task_is_a_sweep_task_error(
         assert raised.split(":")[0] == type(error.__cause__.__cause__).__name__
 
 
-def test_a_dead_worker_is_not_blamed_on_an_arbitrary_task(blobs):
-    sweep = KSweep(
-        DiesAtFour(),
-        k_range=range(2, 8),
-        n_init=2,
-        executor="processes",
-        n_jobs=2,
-        engine="independent",
-    )
-    with pytest.raises(SweepTaskError, match="A worker process died") as info:
-        sweep.fit(blobs)
-    error = info.value
-    assert (error.k, error.restart) == (None, None)
-    assert {(4, 0), (4, 1)} & set(error.in_flight), "the task that killed its worker is listed"
-    assert f"one of the {len(error.in_flight)} task(s) in flight" in str(error)
-    assert "k=4 (restart" in str(error) and "TerminatedWorkerError" in str(error)
-    assert not set(dict(error.completed)) & set(error.in_flight)
-    assert {key[0] for key, _ in error.completed} >= {7, 6}
+# -- dead dask workers -------------------------------------------------------------------
 
 
-class DiesAtFour(KMeans):
-    """KMeans whose worker process is killed when it fits k=4."""
+class KillsAtFour(KMeans):
+    """KMeans whose first fit of k=4 (whichever restart) kills its dask worker process, and
+    the ``victims`` pids first; ``marker`` is created then, so a retry fits normally."""
+
+    def __init__(self, n_clusters=8, *, n_init="auto", random_state=None, marker="", victims=()):
+        super().__init__(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
+        self.marker = marker
+        self.victims = victims
 
     def fit(self, X, y=None, sample_weight=None):
-        if self.n_clusters == 4:
+        if self.n_clusters == 4 and not os.path.exists(self.marker):
+            Path(self.marker).touch()
+            for pid in self.victims:
+                os.kill(pid, signal.SIGKILL)
             os.kill(os.getpid(), signal.SIGKILL)
         return super().fit(X, y, sample_weight)
+
+
+KILL = {"k_range": range(2, 8), "n_init": 2, "random_state": 0, "engine": "independent"}
+
+
+def _within(seconds, fn, *args):
+    """``fn(*args)``, failing the test instead of hanging it after ``seconds``."""
+    runner = ThreadPoolExecutor(1)
+    try:
+        return runner.submit(fn, *args).result(timeout=seconds)
+    except TimeoutError:
+        pytest.fail(f"{fn} still ran after {seconds} s")
+    finally:
+        runner.shutdown(wait=False)
+
+
+def _set_allowed_failures(count, dask_scheduler=None):
+    """On the scheduler: how often a task may be on a worker that dies; the old value."""
+    old, dask_scheduler.allowed_failures = dask_scheduler.allowed_failures, count
+    return old
+
+
+@contextlib.contextmanager
+def _allowed_failures(client, count):
+    old = client.run_on_scheduler(_set_allowed_failures, count)
+    try:
+        yield
+    finally:
+        client.run_on_scheduler(_set_allowed_failures, old)
+        client.wait_for_workers(2, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def killed_reference(blobs):
+    return KSweep(KMeans(), **KILL).fit(blobs)
+
+
+def test_a_worker_killed_mid_sweep_is_retried_by_dask(client, blobs, tmp_path, killed_reference):
+    marker = tmp_path / "killed"
+    sweep = KSweep(KillsAtFour(marker=str(marker)), **KILL, executor=client)
+    with _allowed_failures(client, 3):  # dask's default
+        _within(60, sweep.fit, blobs)
+    assert marker.exists(), "a worker was killed"
+    _assert_same_results(sweep, killed_reference)
+
+
+def test_a_worker_dask_gives_up_on_is_a_sweep_task_error(client, blobs, tmp_path, killed_reference):
+    marker = tmp_path / "killed"
+    sweep = KSweep(KillsAtFour(marker=str(marker)), **KILL, executor=client)
+    with _allowed_failures(client, 0), pytest.raises(SweepTaskError) as info:
+        _within(60, sweep.fit, blobs)
+    error = info.value
+    assert (error.k, error.in_flight) == (4, [(4, error.restart)])
+    assert "KilledWorker" in str(error) and "A worker process died" in str(error)
+    restart_inertia = killed_reference.results_["restart_inertia"]
+    for (k, restart), record in error.completed:  # the finished tasks, exactly as a full run
+        assert record.inertia == restart_inertia[k - 2, restart]
+    assert (4, error.restart) not in dict(error.completed)
+
+
+def killing_chunk_statistics(marker, always, chunk, state):
+    """``chunk_statistics`` that kills its worker process: once (it creates ``marker``), or
+    ``always``."""
+    from ksweep._lloyd import chunk_statistics
+
+    if always or not os.path.exists(marker):
+        Path(marker).touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return chunk_statistics(chunk, state)
+
+
+@pytest.mark.parametrize("retries", [3, 0], ids=["retried", "given-up"])
+def test_a_worker_killed_in_a_dask_array_sweep(client, monkeypatch, tmp_path, retries):
+    import dask.array as da
+
+    from ksweep import _dask_arrays
+
+    X = da.from_array(make_blobs(n_samples=1000, centers=3, random_state=0)[0], chunks=250)
+    params = {"k_range": range(2, 5), "n_init": 1, "random_state": 0}
+    reference = KSweep(KMeans(max_iter=10), **params).fit(X) if retries else None
+    marker = tmp_path / "killed"
+    # once with dask's retries: the sweep finishes; at every try without: it gives up
+    killing = functools.partial(killing_chunk_statistics, str(marker), not retries)
+    monkeypatch.setattr(_dask_arrays, "chunk_statistics", killing)
+    sweep = KSweep(KMeans(max_iter=10), **params)
+    with _allowed_failures(client, retries):
+        if retries:
+            _within(60, sweep.fit, X)
+            _assert_same_results(sweep, reference)
+        else:
+            with pytest.raises(SweepTaskError, match="KilledWorker") as info:
+                _within(60, sweep.fit, X)
+            assert info.value.completed == [] and info.value.k is None
+            assert len(info.value.in_flight) == 3
+    assert marker.exists(), "a worker was killed"
+
+
+def test_losing_every_worker_is_a_sweep_task_error_not_a_cancelled_error(client, blobs, tmp_path):
+    # Last of the module: the scattered X is lost with the workers that held it.
+    victims = tuple(client.run(os.getpid).values())
+    sweep = KSweep(
+        KillsAtFour(marker=str(tmp_path / "killed"), victims=victims), **KILL, executor=client
+    )
+    with pytest.raises(SweepTaskError) as info:
+        _within(60, sweep.fit, blobs)
+    message = str(info.value)
+    assert "cancelled the task" in message or "A worker process died" in message, message
+    assert all(record.inertia > 0 for _, record in info.value.completed)
