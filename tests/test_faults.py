@@ -289,7 +289,7 @@ class KillsAtFour(KMeans):
     def fit(self, X, y=None, sample_weight=None):
         if self.n_clusters == 4 and not os.path.exists(self.marker):
             Path(self.marker).touch()
-            for pid in self.victims:
+            for pid in set(self.victims) - {os.getpid()}:  # the others first
                 os.kill(pid, signal.SIGKILL)
             os.kill(os.getpid(), signal.SIGKILL)
         return super().fit(X, y, sample_weight)
@@ -322,7 +322,6 @@ def _allowed_failures(client, count):
         yield
     finally:
         client.run_on_scheduler(_set_allowed_failures, old)
-        client.wait_for_workers(2, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -344,8 +343,8 @@ def test_a_worker_dask_gives_up_on_is_a_sweep_task_error(client, blobs, tmp_path
     sweep = KSweep(KillsAtFour(marker=str(marker)), **KILL, executor=client)
     with _allowed_failures(client, 0), pytest.raises(SweepTaskError) as info:
         _within(60, sweep.fit, blobs)
-    error = info.value
-    assert (error.k, error.in_flight) == (4, [(4, error.restart)])
+    error = info.value  # the task killed (k=4), or one queued on the same worker
+    assert error.k in KILL["k_range"] and error.in_flight == [(error.k, error.restart)]
     assert "KilledWorker" in str(error) and "A worker process died" in str(error)
     restart_inertia = killed_reference.results_["restart_inertia"]
     for (k, restart), record in error.completed:  # the finished tasks, exactly as a full run
@@ -391,13 +390,21 @@ def test_a_worker_killed_in_a_dask_array_sweep(client, monkeypatch, tmp_path, re
 
 
 def test_losing_every_worker_is_a_sweep_task_error_not_a_cancelled_error(client, blobs, tmp_path):
-    # Last of the module: the scattered X is lost with the workers that held it.
-    victims = tuple(client.run(os.getpid).values())
-    sweep = KSweep(
-        KillsAtFour(marker=str(tmp_path / "killed"), victims=victims), **KILL, executor=client
-    )
-    with pytest.raises(SweepTaskError) as info:
-        _within(60, sweep.fit, blobs)
+    import distributed
+
+    # a cluster of its own: the scattered X is lost with the workers that held it
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as own,
+    ):
+        victims = tuple(own.run(os.getpid).values())
+        sweep = KSweep(
+            KillsAtFour(marker=str(tmp_path / "killed"), victims=victims), **KILL, executor=own
+        )
+        with pytest.raises(SweepTaskError) as info:
+            _within(60, sweep.fit, blobs)
     message = str(info.value)
     assert "cancelled the task" in message or "A worker process died" in message, message
     assert all(record.inertia > 0 for _, record in info.value.completed)

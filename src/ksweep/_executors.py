@@ -458,7 +458,8 @@ def backend_session(
 
 #: Exceptions that mean a worker process died, by class name (no optional imports needed).
 #: A broken process pool fails every task in flight with one of the first two, so they do
-#: not tell which task the dead worker ran; dask's ``KilledWorker`` names its task.
+#: not tell which task the dead worker ran; dask's ``KilledWorker`` names a task that was
+#: running or queued on the worker that died.
 POOL_BROKEN_ERRORS = ("BrokenProcessPool", "TerminatedWorkerError")
 DEAD_WORKER_ERRORS = (*POOL_BROKEN_ERRORS, "KilledWorker")
 

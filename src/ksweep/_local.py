@@ -135,11 +135,15 @@ def _task_error(template, failure: TaskFailed, records: dict) -> SweepTaskError:
             in_flight=[(k, restart) for k, restart, _ in described],
         )
     k, restart, what = _describe(failure.key)
-    hint = (
-        " A worker process died (killed, crashed or out of memory) while running it."
-        if is_one_of(cause, DEAD_WORKER_ERRORS)
-        else ""
-    )
+    hint = ""
+    if is_one_of(cause, ("KilledWorker",)):
+        hint = (
+            " A worker process died (killed, crashed or out of memory) while this task was "
+            "running or waiting on it, as many times as dask allows "
+            "('distributed.scheduler.allowed-failures')."
+        )
+    elif is_one_of(cause, DEAD_WORKER_ERRORS):
+        hint = " A worker process died (killed, crashed or out of memory) while running it."
     return SweepTaskError(
         f"Fitting {type(template).__name__} with {what} failed: {_cause_text(cause)}.{hint} "
         + finished,
