@@ -63,9 +63,10 @@ class Split:
         for future in futures:
             future.result()
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the threads (``wait=False``: let them finish on their own)."""
         if self.pool is not None:
-            self.pool.shutdown()
+            self.pool.shutdown(wait=wait)
 
 
 __all__ = ["BLOCK_BYTES", "Split", "block_rows", "row_blocks"]

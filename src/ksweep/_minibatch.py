@@ -378,11 +378,24 @@ class FusedMiniBatch:
         return inertia.sum(axis=0)
 
     def _each(self, threads: int, weights: list[int], work) -> None:
-        split = _Split(threads)
-        try:
-            split.each(weights, work)
-        finally:
-            split.close()
+        """``work`` over ranges of ``weights`` in ``threads`` threads: a pool kept from
+        batch to batch (a stream calls this several times per batch)."""
+        split = self.__dict__.get("_split")
+        if split is None or split.threads != max(1, int(threads)):
+            if split is not None:
+                split.close()
+            split = self.__dict__["_split"] = _Split(threads)
+        split.each(weights, work)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_split", None)  # threads do not pickle; the next batch starts new ones
+        return state
+
+    def __del__(self) -> None:
+        split = self.__dict__.get("_split")
+        if split is not None:
+            split.close(wait=False)
 
     # -- as scikit-learn estimators -------------------------------------------------
 
