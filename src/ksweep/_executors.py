@@ -515,7 +515,7 @@ def run_tasks(
                 try:
                     pending[executor.submit(fn, *args)] = key
                 except Exception as exc:  # e.g. a broken pool refuses new work
-                    if is_one_of(exc, POOL_BROKEN_ERRORS):
+                    if pending and is_one_of(exc, POOL_BROKEN_ERRORS):
                         raise TaskFailed(None, in_flight=list(pending.values())) from exc
                     raise TaskFailed(key) from exc
                 if len(pending) >= window:

@@ -38,11 +38,17 @@ def watch_parent(parent_pid: int, poll_seconds: float = POLL_SECONDS) -> None:
     Examples
     --------
     The driver passes itself when it starts its pool
-    (``initializer=watch_parent, initargs=(os.getpid(),)``); a worker whose parent is
-    alive carries on:
+    (``initializer=watch_parent, initargs=(os.getpid(),)``). A process told of a parent
+    it does not have exits at once:
 
-    >>> import os
-    >>> watch_parent(os.getppid())
+    >>> import subprocess, sys
+    >>> code = (  # this module alone, without importing ksweep
+    ...     "import sys, time; space = {}; exec(open(sys.argv[1]).read(), space); "
+    ...     "space['watch_parent'](-1); time.sleep(30)"
+    ... )
+    >>> run = subprocess.run([sys.executable, "-c", code, __file__])
+    >>> run.returncode == ORPHANED_EXIT_STATUS
+    True
     """
 
     def watch() -> None:
