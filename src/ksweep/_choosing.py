@@ -321,7 +321,9 @@ def choose_k(
             selection,
         )
     if result.k is None:
-        scored = k_values[scored_rows(selection, k_values, results)] if name in _CURVE_COLUMNS else k_values
+        scored = k_values
+        if name in _CURVE_COLUMNS:
+            scored = k_values[scored_rows(name, k_values, results)]
         fallback = int((scored if scored.size else k_values)[-1])
         why = getattr(result, "reason", result)
         warnings.warn(
