@@ -13,8 +13,8 @@ fsynced and renamed, so a reader sees a whole file or none. ksweep only ever
 deletes the files it writes: the manifest, ``task-k{k}-r{restart}[-b{b}].json``
 and its temporary files; any other file in the directory is left alone, and a
 ``sweep.json`` that is not a ksweep manifest is refused, never replaced. A task
-file that is torn or fails its checksum is reported and recomputed, never loaded. No pickle is ever read: fitted models
-are not stored; the best restart of each k is refitted from its seed.
+file that is torn or fails its checksum is reported and recomputed, never
+loaded. No pickle is ever read: fitted models are not stored; the best restart of each k is refitted from its seed.
 """
 
 from __future__ import annotations
