@@ -14,7 +14,8 @@ deletes the files it writes: the manifest, ``task-k{k}-r{restart}[-b{b}].json``
 and its temporary files; any other file in the directory is left alone, and a
 ``sweep.json`` that is not a ksweep manifest is refused, never replaced. A task
 file that is torn or fails its checksum is reported and recomputed, never
-loaded. No pickle is ever read: fitted models are not stored; the best restart of each k is refitted from its seed.
+loaded. No pickle is ever read: fitted models are not stored; the best restart
+of each k is refitted from its seed.
 """
 
 from __future__ import annotations
