@@ -24,7 +24,7 @@ from scipy import sparse
 from ksweep._checkpoint import Checkpoint, fingerprint_data, identity_value, task_payload
 from ksweep._choosing import check_silhouette_sample, criterion_columns, gap_columns
 from ksweep._executors import TaskFailed, backend_session, run_tasks
-from ksweep._families import family_of
+from ksweep._families import check_precomputed, family_of
 from ksweep._fused import GROUP_CENTERS, fused_unsupported
 from ksweep._pipeline import BestKeeper, Plan, Runner, Task, n_restarts_for, user_stacklevel
 from ksweep._seeding import GAP_REFERENCES_KEY, criteria_seed, seed_entropy, spawn
@@ -184,6 +184,7 @@ class LocalRunner(Runner):
         self.sweep, self.X, self.owner = sweep, X, type(sweep).__name__
         self.template = template = sweep._template()
         self.n_samples = X.shape[0]
+        check_precomputed(template, X, self.owner)
         self.k_values = check_k_range(sweep.k_range, n_samples=X.shape[0])
         self.scoring = sweep._scoring()
         check_silhouette_sample(sweep, self.scoring, self.k_values, X.shape[0])
@@ -198,6 +199,8 @@ class LocalRunner(Runner):
         self.n_restarts = n_restarts_for(template, sweep.n_init)
         self.family = family = family_of(template, sweep.score_func)
         self.objective, self.inertia_definition = family.objective, family.inertia_definition
+        # a maximised score's optimum need not lower the within-sum: no rise warning then
+        self.warn_rising = family.score == "within_sum"
         self.engine = engine_for(sweep, template, X)
         if self.engine == "fused":  # the estimator's fit never runs: validate as it would
             validate_estimator_params(template)
