@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -295,6 +296,7 @@ def fused_lloyd(
     init_centers: list[np.ndarray] | None = None,
     threads: int = 1,
     mean_variance: float | None = None,
+    on_done: Callable[[int, FusedRun], None] | None = None,
 ) -> list[FusedRun]:
     """Fit one Lloyd k-means run per ``(k, seed)`` with shared passes over ``X``.
 
@@ -319,6 +321,10 @@ def fused_lloyd(
     mean_variance : float, optional
         X's mean feature variance (the scale of scikit-learn's ``tol``), when the
         caller has it already.
+    on_done : callable, optional
+        ``on_done(index, run)`` is called as soon as run ``index`` has finished (its
+        ``labels``, ``centers``, ``inertia`` and ``n_iter`` final), while the others
+        go on: a checkpoint can keep it before the group ends.
 
     Returns
     -------
@@ -343,7 +349,9 @@ def fused_lloyd(
     rows = block_rows(n, sum(run.k for run in runs), Xc.dtype.itemsize)
     split = _Split(threads)
     try:
-        _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, init_centers)
+        _fit_runs(
+            Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, init_centers, on_done
+        )
     finally:
         split.close()
     elapsed = time.perf_counter() - start_time
@@ -352,7 +360,9 @@ def fused_lloyd(
     return runs
 
 
-def _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, init_centers):
+def _fit_runs(
+    Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, init_centers, on_done=None
+):
     """Seed (unless ``init_centers``), iterate, and finish every run; see ``fused_lloyd``."""
     kern = kernels()
     n = Xc.shape[0]
@@ -411,7 +421,12 @@ def _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, i
             work[key] += run.k
             part = slice(offsets[r], offsets[r + 1])
             sums[key], counts[key] = pass_sums[part], pass_counts[part]
-            if key in final_pass:
+            if key in final_pass:  # its last pass is done: the run is finished
+                if on_done is not None:
+                    run.labels = np.ascontiguousarray(all_labels[:, column[key]])
+                    run.centers = centers[key] + mean
+                    run.inertia = float(kern.exact_inertia(Xc, centers[key], run.labels))
+                    on_done(column[key], run)
                 continue
             old = centers[key]
             # relocation moves centers, not the rows' labels
@@ -482,6 +497,7 @@ def fit_runs(
     seeds: list[int],
     threads: int = 1,
     mean_variance: float | None = None,
+    on_done: Callable[[int, FusedRun], None] | None = None,
 ) -> list[FusedRun]:
     """The fused runs for ``template``'s k-means settings (X as the sweep validated it)."""
     params = template.get_params(deep=False)
@@ -496,6 +512,7 @@ def fit_runs(
         stop_rule="tslearn" if timeseries else "sklearn",
         threads=threads,
         mean_variance=mean_variance,
+        on_done=on_done,
     )
 
 

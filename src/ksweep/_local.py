@@ -68,12 +68,13 @@ def _fused_groups(plan: list) -> dict[tuple[int, int], list]:
     return groups
 
 
-def _group_tasks(template, handles: dict, groups: dict, threads, family):
-    """Fused-engine tasks, one per group of :func:`_fused_groups`."""
+def _group_tasks(template, handles: dict, groups: dict, threads, family, checkpoint=None):
+    """Fused-engine tasks, one per group of :func:`_fused_groups`; each writes its runs to
+    ``checkpoint`` as they finish."""
     for (index, _), members in groups.items():
         keys, ks, seeds = (list(column) for column in zip(*members, strict=True))
         restarts = tuple(sorted({key[1] for key in keys}))
-        args = (template, handles[index], keys, ks, seeds, threads, family)
+        args = (template, handles[index], keys, ks, seeds, threads, family, checkpoint)
         yield ("fused", index, restarts, tuple(ks)), run_fused_group, args
 
 
@@ -374,7 +375,9 @@ class LocalRunner(Runner):
                 handles = {index: backend.ship(self.datasets[index]) for index in used}
                 threads = backend.inner_threads
                 if groups is not None:
-                    jobs = _group_tasks(self.template, handles, groups, threads, self.family)
+                    jobs = _group_tasks(
+                        self.template, handles, groups, threads, self.family, checkpoint
+                    )
                 else:
                     common = (threads, self.family, sweep.score_func)
                     jobs = (
