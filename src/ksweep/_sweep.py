@@ -292,9 +292,7 @@ default="Tibs2001SEmax"
         owner = type(self).__name__
         validate_params(owner, self._constraints, self.get_params(deep=False))
         validate_executor(owner, self.executor, self.n_jobs)
-        check_long_enough(
-            check_k_range(self.k_range, owner=owner), self.selection, self.k_range, owner
-        )
+        check_long_enough(check_k_range(self.k_range), self.selection, self.k_range, owner)
         check_scoring_applies(self)
 
     def _validate_X(self, X, *, reset: bool):
@@ -566,7 +564,6 @@ default="Tibs2001SEmax"
 
         return plot_fitted(self.results_, self.elbow_, self.best_k_, SCORING_NAMES, ax=ax)
 
-    # -- the chosen model ---------------------------------------------------------------
     # -- the chosen model ---------------------------------------------------------------
 
     def _delegate(self, method: str, X, on_dask):
