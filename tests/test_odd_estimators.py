@@ -137,8 +137,13 @@ def test_precomputed_affinity_is_checked_and_needs_a_score_func():
 @pytest.mark.parametrize("selection", ["silhouette", "calinski_harabasz", "davies_bouldin", "gap"])
 def test_feature_criteria_are_refused_for_precomputed(distances, selection):
     estimator = AgglomerativeClustering(metric="precomputed", linkage="average")
-    with pytest.raises(InvalidParameterError, match=rf"free of '{selection}'.*need feature"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"'scoring' parameter.*empty for time series and precomputed distances",
+    ):
         KSweep(estimator, k_range=range(2, 5), selection=selection).fit(distances)
+    with pytest.raises(InvalidParameterError, match=r"Got \('calinski_harabasz',\) instead"):
+        KSweep(estimator, k_range=range(2, 5), scoring=("calinski_harabasz",)).fit(distances)
 
 
 def test_precomputed_inertia_is_the_within_sum_of_the_features(blobs, distances):

@@ -189,7 +189,7 @@ def select_by_name(
     ``stacklevel`` is given, so that one bad k never discards the others.
     """
     mask = scored_rows(name, k, results)
-    if not mask.all():
+    if mask.any() and not mask.all():  # with none scored, the method says why it fails
         if stacklevel is not None:
             from ksweep.exceptions import NaNScoreWarning
 

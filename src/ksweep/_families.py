@@ -310,29 +310,17 @@ def check_scoring_applies(sweep: Any) -> None:
     precomputed distances: the criteria are Euclidean on feature vectors."""
     template = sweep._template()
     scoring = sweep._scoring()
-    if not scoring:
-        return
-    asked_by = "scoring" if sweep.scoring else "selection"
-    value = sweep.scoring if sweep.scoring else sweep.selection
-    if family_of(template, sweep.score_func).timeseries:
-        raise param_error(
-            asked_by,
-            type(sweep).__name__,
-            "empty for time series (the criteria are Euclidean on feature vectors, and "
-            f"{type(template).__name__} does not take them)",
-            value,
-        )
     precomputed = precomputed_param(template)
     refused = [name for name in scoring if name in FEATURE_CRITERIA]
-    if precomputed is not None and refused:
+    timeseries = family_of(template, sweep.score_func).timeseries
+    if (timeseries and scoring) or (precomputed is not None and refused):
+        what = "affinities" if precomputed == "affinity" else "distances"
         raise param_error(
-            asked_by,
+            "scoring",
             type(sweep).__name__,
-            f"free of {', '.join(repr(n) for n in refused)} for "
-            f"{type(template).__name__}({precomputed}='precomputed'): these criteria need "
-            "feature vectors, and X holds pairwise "
-            f"{'distances' if precomputed == 'metric' else 'similarities'}",
-            value,
+            f"empty for time series and precomputed {what} (the criteria are Euclidean "
+            f"on feature vectors, and {type(template).__name__} does not take them)",
+            sweep.scoring if sweep.scoring is not None else sweep.selection,
         )
 
 
