@@ -114,6 +114,10 @@ def test_precomputed_refuses_a_nonzero_diagonal_and_negative_values(distances):
         KSweep(kmedoids.KMedoids(2), k_range=range(2, 5)).fit(features)
     with pytest.raises(ValueError, match=r"zero diagonal.*40 nonzero diagonal entries"):
         KSweep(kmedoids.KMedoids(2), k_range=range(2, 5)).fit(np.abs(features))
+    with_nan = distances.copy()
+    with_nan[3, 4] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        KSweep(kmedoids.KMedoids(2), k_range=range(2, 5)).fit(with_nan)
 
 
 def test_an_asymmetric_distance_matrix_is_warned_about(distances):
