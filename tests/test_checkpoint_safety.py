@@ -91,7 +91,8 @@ def test_the_same_script_resumes_in_a_new_process(tmp_path):
         textwrap.dedent(
             """
             import sys
-                        from sklearn.datasets import make_blobs
+            from sklearn.cluster import KMeans
+            from sklearn.datasets import make_blobs
             from sklearn.metrics import pairwise_distances_argmin_min
             from ksweep import KSweep
 
