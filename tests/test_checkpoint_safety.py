@@ -2,6 +2,7 @@
 finished fit when a write fails, and (fused engine) keep each run as soon as it finishes."""
 
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -85,7 +86,7 @@ def test_unnamable_callables_are_refused_with_a_checkpoint(X, tmp_path, kind):
     small(None, score_func=func).fit(X)  # without a checkpoint it is fine
 
 
-def test_the_same_script_resumes_in_a_new_process(tmp_path):
+def test_the_same_script_resumes_in_a_new_process(tmp_path, monkeypatch):
     script = tmp_path / "script.py"
     script.write_text(
         textwrap.dedent(
@@ -105,12 +106,26 @@ def test_the_same_script_resumes_in_a_new_process(tmp_path):
             """
         )
     )
+    folder = tmp_path / "ck"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    for _ in range(2):  # the second run must accept the first run's manifest
-        done = subprocess.run(
-            [sys.executable, str(script), str(tmp_path / "ck")], env=env, capture_output=True
-        )
-        assert done.returncode == 0, done.stderr.decode()[-2000:]
+    done = subprocess.run([sys.executable, str(script), str(folder)], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    written = (folder / "sweep.json").read_text()
+    assert "callable:__main__.score" in written and "0x" not in written
+    # the same script again, as __main__ of another process (this one): it must resume
+    monkeypatch.setattr(sys, "argv", [str(script), str(folder)])
+    monkeypatch.setattr(ksweep._local.LocalRunner, "execute", refuse_new_tasks)
+    runpy.run_path(str(script), run_name="__main__")
+    assert (folder / "sweep.json").read_text() == written
+
+
+def refuse_new_tasks(self, tasks, checkpoint):
+    """LocalRunner.execute that allows only the refits of stored best restarts (no task run)."""
+    assert not tasks or checkpoint is None, f"the resume ran {len(tasks)} new task(s)"
+    return REAL_EXECUTE(self, tasks, checkpoint)
+
+
+REAL_EXECUTE = ksweep._local.LocalRunner.execute
 
 
 def test_a_failing_checkpoint_write_keeps_the_finished_tasks(X, tmp_path, monkeypatch):
