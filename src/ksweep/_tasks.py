@@ -106,10 +106,12 @@ def run_fused_group(
     seeds: list[int],
     threads: int | None,
     family: Family,
+    chains: list[int] | None = None,
     checkpoint: Any = None,
 ) -> dict[tuple, TaskRecord]:
     """What a worker runs for the fused engine: one group of runs, a record per key.
 
+    ``chains``: the nested k-means++ sequence of each run (see ``fused_lloyd``).
     With ``checkpoint``, each run is written to it as soon as it finishes (while the
     group's other runs go on), so a killed sweep loses at most the runs in flight.
     These early writes are best effort (a worker may not see the directory); the
@@ -135,6 +137,7 @@ def run_fused_group(
             seeds,
             cpu_cores() if threads is None else threads,
             mean_variance,
+            chains,
             on_done=None if checkpoint is None else save_early,
         )
     records = {}
