@@ -8,17 +8,23 @@ A checkpoint is a directory of plain JSON files:
 - ``task-k{k}-r{restart}.json`` (``-b{b}`` for gap references), one per finished
   task: its seed and scores, with a SHA-256 checksum of that content.
 
-Files are written to a temporary name, flushed, fsynced and renamed, so a
-reader sees a whole file or none. A file that is torn or fails its checksum is
-reported and recomputed, never loaded. No pickle is ever read: fitted models
-are not stored; the best restart of each k is refitted from its seed.
+Files are written to a temporary name (``.tmp-ksweep-*.json``), flushed,
+fsynced and renamed, so a reader sees a whole file or none. ksweep only ever
+deletes the files it writes: the manifest, ``task-k{k}-r{restart}[-b{b}].json``
+and its temporary files; any other file in the directory is left alone, and a
+``sweep.json`` that is not a ksweep manifest is refused, never replaced. A task
+file that is torn or fails its checksum is reported and recomputed, never
+loaded. No pickle is ever read: fitted models are not stored; the best restart
+of each k is refitted from its seed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Mapping
@@ -32,6 +38,50 @@ from ksweep.exceptions import CheckpointMismatchError, CorruptCheckpointWarning
 
 FORMAT_VERSION = 1
 MANIFEST = "sweep.json"
+#: The names of the files ksweep writes in a checkpoint directory (and may delete).
+_OWNED = re.compile(r"(sweep\.json|task-k\d+-r\d+(-b\d+)?\.json|\.tmp-ksweep-.*\.json)")
+
+
+def stable_name(value: Any) -> str:
+    """``module.qualname`` of a function or class that a new process can import, or raise.
+
+    The identity of a checkpoint must read the same in the process that resumes
+    it, so a callable is named by where it lives, never by its ``repr`` (which holds
+    a memory address). Lambdas, closures, ``functools.partial`` objects and callables
+    that cannot be imported back by that name raise ``ValueError``.
+    """
+    module = getattr(value, "__module__", None)
+    qualname = getattr(value, "__qualname__", None)
+    name = f"{module}.{qualname}"
+    found = None
+    if isinstance(module, str) and isinstance(qualname, str) and "<" not in qualname:
+        try:
+            found = importlib.import_module(module)
+            for part in qualname.split("."):
+                found = getattr(found, part)
+        except (ImportError, AttributeError):
+            found = None
+    if found is not value:
+        raise ValueError(
+            f"{value!r} cannot be named in a checkpoint: only functions and classes that a new "
+            f"process can import by module and qualified name ({name}) can be, not lambdas, "
+            "closures or partial objects. Define it at the top level of an importable module, "
+            "or set checkpoint=None."
+        )
+    return name
+
+
+def identity_value(value: Any, *, stable: bool) -> Any:
+    """A JSON-ready description of a parameter value for a sweep's identity.
+
+    Arrays are named by a digest of their values (``repr`` elides large ones);
+    callables by :func:`stable_name` when ``stable``, else by ``repr``.
+    """
+    if isinstance(value, np.ndarray):
+        return f"ndarray:{fingerprint_data(value)}"
+    if callable(value) and not hasattr(value, "get_params"):
+        return f"callable:{stable_name(value)}" if stable else repr(value)
+    return repr(value)
 
 
 def fingerprint_data(X: Any) -> str:
@@ -54,7 +104,7 @@ def _checksum(payload: Mapping) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-ksweep-", suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -115,11 +165,19 @@ class Checkpoint:
                 stored = json.loads(manifest.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 stored = None
-            if stored is not None and stored.get("identity") != identity:
+            if not (
+                isinstance(stored, dict)
+                and stored.get("format") == FORMAT_VERSION
+                and isinstance(stored.get("identity"), dict)
+            ):
+                raise CheckpointMismatchError(
+                    f"{str(manifest)!r} is not a ksweep checkpoint manifest (unreadable, or "
+                    "not written by ksweep): ksweep does not overwrite files it did not write. "
+                    "Use another directory, or remove that file."
+                )
+            if stored["identity"] != identity:
                 if not overwrite:
-                    raise CheckpointMismatchError(self._mismatch(stored.get("identity") or {}))
-                self.clear()
-            elif stored is None:
+                    raise CheckpointMismatchError(self._mismatch(stored["identity"]))
                 self.clear()
         if not manifest.exists():
             _write_atomic(
@@ -140,9 +198,10 @@ class Checkpoint:
         )
 
     def clear(self) -> None:
-        """Remove the manifest and every task file."""
+        """Remove the manifest, the task files and temporary files ksweep wrote, nothing else."""
         for file in self.path.glob("*.json"):
-            file.unlink()
+            if _OWNED.fullmatch(file.name):
+                file.unlink(missing_ok=True)
 
     def load(self, expected_seeds: Mapping[tuple[int, ...], int]) -> dict[tuple[int, ...], dict]:
         """Stored task results for the keys of ``expected_seeds``; corrupt files are dropped."""

@@ -53,6 +53,28 @@ def check_long_enough(k_values: np.ndarray, selection: Any, k_range: Any, owner:
         )
 
 
+def check_silhouette_sample(
+    sweep: Any, scoring: tuple[str, ...], k_values: np.ndarray, n_samples: int
+) -> None:
+    """Refuse, before any fit, a ``silhouette_sample`` too small for the largest k.
+
+    A stratified sample holds 2 members of every cluster, so it needs up to
+    2 × the largest k samples; below that the criterion would fail after every fit.
+    """
+    sample = sweep.silhouette_sample
+    if "silhouette" not in scoring or sample is None or sample >= n_samples:
+        return
+    needed = min(2 * int(k_values.max()), n_samples)
+    if sample < needed:
+        raise param_error(
+            "silhouette_sample",
+            type(sweep).__name__,
+            f"None or an int >= {needed} (2 samples of each of the up to {int(k_values.max())} "
+            "clusters of the largest k, so that every cluster is represented)",
+            sample,
+        )
+
+
 def needed_scoring(scoring: tuple[str, ...], selection: Any) -> tuple[str, ...]:
     """The criteria to compute: those named, plus the one selection needs."""
     names = list(scoring)
@@ -125,6 +147,31 @@ def _scaled_inertia(results: Mapping, method: str, elbow_scale: str) -> tuple[np
     return (np.log(inertia) if scale == "log" else inertia), scale
 
 
+#: The per-k columns each named method reads, where NaN means a failed score (not
+#: "undefined at this k", as for the criteria below their smallest k).
+_CURVE_COLUMNS = {"kneedle": ("inertia",), "two_segment": ("inertia",), "gap": ("inertia",)}
+_CURVE_COLUMNS["bic"] = ("bic",)
+
+
+def scored_rows(name: str, k: np.ndarray, results: Mapping) -> np.ndarray:
+    """Mask of the k values whose scores ``name`` reads are finite (NaN, inf excluded)."""
+    mask = np.ones(k.shape, dtype=bool)
+    for column in _CURVE_COLUMNS.get(name, ()):
+        if column in results:
+            mask &= np.isfinite(np.asarray(results[column], dtype=np.float64))
+    return mask
+
+
+def _rows(results: Mapping, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-k (and per-k-and-more) columns of ``results`` at the rows of ``mask``."""
+    n_k = mask.shape[0]
+    return {
+        name: np.asarray(column)[mask]
+        for name, column in results.items()
+        if np.ndim(column) >= 1 and np.shape(column)[0] == n_k
+    }
+
+
 def select_by_name(
     name: str,
     k: np.ndarray,
@@ -133,8 +180,28 @@ def select_by_name(
     *,
     gap_rule: str = DEFAULT_GAP_RULE,
     gap_se_factor: float = 1.0,
+    stacklevel: int | None = None,
 ) -> SelectionResult:
-    """Run the selection method ``name`` on a sweep's results."""
+    """Run the selection method ``name`` on a sweep's results.
+
+    k values whose score is NaN or infinite (a fit that failed to score) are left
+    out of the curve by name, with a ``NaNScoreWarning`` listing them when
+    ``stacklevel`` is given, so that one bad k never discards the others.
+    """
+    mask = scored_rows(name, k, results)
+    if mask.any() and not mask.all():  # with none scored, the method says why it fails
+        if stacklevel is not None:
+            from ksweep.exceptions import NaNScoreWarning
+
+            columns = "/".join(_CURVE_COLUMNS[name])
+            warnings.warn(
+                f"selection={name!r}: the {columns} is NaN or infinite at k="
+                f"{', '.join(str(v) for v in k[~mask].tolist())}; those k are left out of the "
+                "selection (their rows stay in results_).",
+                NaNScoreWarning,
+                stacklevel=stacklevel + 1,
+            )
+        k, results = k[mask], _rows(results, mask)
     if name == "vote":
         voters = summary(
             k, results, elbow_scale, gap_rule=gap_rule, gap_se_factor=gap_se_factor, with_vote=False
@@ -228,6 +295,7 @@ def choose_k(
                 elbow_scale,
                 gap_rule=gap_rule,
                 gap_se_factor=gap_se_factor,
+                stacklevel=stacklevel + 1,
             )
         except ValueError as exc:
             result = SelectionResult.no_choice(name, k_values, f"selection failed: {exc}")
@@ -253,7 +321,10 @@ def choose_k(
             selection,
         )
     if result.k is None:
-        fallback = int(k_values[-1])
+        scored = k_values
+        if name in _CURVE_COLUMNS:
+            scored = k_values[scored_rows(name, k_values, results)]
+        fallback = int((scored if scored.size else k_values)[-1])
         why = getattr(result, "reason", result)
         warnings.warn(
             f"selection={name!r} chose no k ({why}); "

@@ -33,7 +33,7 @@ from ksweep._lloyd import (
 from ksweep._pipeline import Plan, Runner
 from ksweep._seeding import SAMPLE_KEY, seed_entropy, spawn
 from ksweep._tasks import TaskRecord
-from ksweep._validation import check_k_range, param_error
+from ksweep._validation import check_k_range, param_error, validate_estimator_params
 from ksweep.exceptions import SweepTaskError
 
 #: Default rows drawn for seeding (``KSweep(seeding_sample=...)``); every row of a smaller X.
@@ -208,6 +208,7 @@ class DaskArrayRunner(Runner):
                 value = getattr(sweep, name)
                 allowed = {"engine": "'auto' or 'fused'", "scoring": "empty"}.get(name, "None")
                 raise param_error(name, owner, f"{allowed} for dask arrays", value)
+        validate_estimator_params(template)
         self.sweep, self.template = sweep, template
         self.X = as_row_chunked(X, owner)
         self.k_values = check_k_range(sweep.k_range, n_samples=self.X.shape[0])

@@ -14,16 +14,30 @@ tslearn TimeSeriesKMeans, KShape          ``inertia_ × n_samples`` (tslearn rep
                                           (Euclidean, DTW; soft-DTW value for "softdtw")
 k-medoids (kmedoids, scikit-learn-extra)  ``inertia_``: distance (not squared) to the
                                           closest medoid, in the model's metric
+k-medoids by medoid silhouette (kmedoids  sum of distances to the closest medoid, from X;
+``method`` "fastmsc", "fastermsc",        restarts ranked by the medoid silhouette in
+"pamsil", "pammedsil")                    ``inertia_`` (higher is better): ``objective``
+                                          ``neg_medoid_silhouette``
+precomputed distances (``metric=          ``inertia_`` where it has one, else
+"precomputed"``) without ``inertia_``     Σ_clusters Σ_{i,j in c} d_ij² / (2 |c|): the sum of
+                                          squares to the mean, from distances
 mixtures (GaussianMixture, ...)           squared Euclidean distance to the mean of the
                                           predicted cluster; restarts are ranked by
                                           ``neg_log_likelihood``, and ``bic`` is recorded
 anything else with labels or predict      squared Euclidean distance to the mean of the
                                           cluster of its labels
 ========================================  ===============================================
+
+Every family says what its score means (``Family.score``): a within-cluster sum
+to minimise ("within_sum"), or a quantity to maximise ("maximise", ranked by its
+negative). Where ksweep cannot know (a precomputed affinity: no distances,
+no features), ``score_func`` is required. kmedoids' ``method="dynmsc"`` treats
+``n_clusters`` as a maximum (it picks k itself) and is refused.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +49,19 @@ from ksweep._validation import cluster_count_param, param_error
 
 #: tslearn estimators whose ``inertia_`` is a mean over samples, not a sum.
 _MEAN_INERTIA = {"TimeSeriesKMeans", "KShape"}
+#: kmedoids methods whose ``inertia_`` is a (medoid) silhouette, higher is better.
+SILHOUETTE_METHODS = ("fastmsc", "fastermsc", "pamsil", "pammedsil")
+#: Criteria computed from feature vectors: refused for precomputed distances and affinities.
+FEATURE_CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "gap")
+
+
+def precomputed_param(estimator: Any) -> str | None:
+    """ "metric" or "affinity" where the estimator takes X as a precomputed matrix, else None."""
+    params = estimator.get_params(deep=False)
+    for name in ("metric", "affinity"):
+        if isinstance(params.get(name), str) and params[name] == "precomputed":
+            return name
+    return None
 
 
 @dataclass(frozen=True)
@@ -51,12 +78,19 @@ class Family:
         The column the best of n_init minimizes: "inertia" or "neg_log_likelihood".
     inertia_definition : str
         What ``results_["inertia"]`` holds for this family, in words.
+    score : str
+        What the estimator's own score means: "within_sum" (a within-cluster sum,
+        lower is better) or "maximise" (higher is better; ranked by its negative).
+    precomputed : str or None
+        "metric" (X is a distance matrix), "affinity" (a similarity matrix) or None.
     """
 
     name: str
     timeseries: bool
     objective: str
     inertia_definition: str
+    score: str = "within_sum"
+    precomputed: str | None = None
 
 
 def family_of(estimator: Any, score_func: Callable | None = None) -> Family:
@@ -64,8 +98,45 @@ def family_of(estimator: Any, score_func: Callable | None = None) -> Family:
     module = type(estimator).__module__
     name = type(estimator).__name__
     timeseries = module.startswith("tslearn")
+    precomputed = precomputed_param(estimator)
+    method = estimator.get_params(deep=False).get("method")
+    if name == "KMedoids" and method == "dynmsc":
+        raise param_error(
+            "estimator",
+            "KSweep",
+            "a clusterer with a fixed number of clusters: KMedoids(method='dynmsc') treats "
+            "n_clusters as a maximum and chooses k itself. Use method='fastermsc' (ranked by "
+            "its medoid silhouette) or 'fasterpam'",
+            estimator,
+        )
     if score_func is not None:
-        return Family("custom", timeseries, "inertia", f"score_func(estimator, X) ({score_func!r})")
+        return Family(
+            "custom",
+            timeseries,
+            "inertia",
+            f"score_func(estimator, X) ({score_func!r})",
+            precomputed=precomputed,
+        )
+    if precomputed == "affinity":
+        raise param_error(
+            "score_func",
+            "KSweep",
+            f"a callable (fitted_estimator, X) -> float, lower is better, for "
+            f"{name}(affinity='precomputed'): X is a similarity matrix, so ksweep has neither "
+            "features nor distances to score a fit with",
+            score_func,
+        )
+    if name == "KMedoids" and method in SILHOUETTE_METHODS:
+        return Family(
+            "kmedoids-silhouette",
+            timeseries,
+            "neg_medoid_silhouette",
+            f"sum of distances (not squared) to the closest medoid; KMedoids(method={method!r}) "
+            "maximises the medoid silhouette, kept in 'medoid_silhouette': restarts are "
+            "ranked by it (higher is better)",
+            score="maximise",
+            precomputed=precomputed,
+        )
     if name in _MEAN_INERTIA and timeseries:
         return Family(
             "timeseries",
@@ -80,6 +151,7 @@ def family_of(estimator: Any, score_func: Callable | None = None) -> Family:
             timeseries,
             "inertia",
             "KMedoids.inertia_: sum of distances (not squared) to the closest medoid",
+            precomputed=precomputed,
         )
     if hasattr(estimator, "bic") and hasattr(estimator, "score"):
         return Family(
@@ -88,6 +160,15 @@ def family_of(estimator: Any, score_func: Callable | None = None) -> Family:
             "neg_log_likelihood",
             "sum of squared Euclidean distances to the mean of each predicted cluster; "
             "restarts ranked by neg_log_likelihood",
+        )
+    if precomputed == "metric":
+        return Family(
+            "default",
+            timeseries,
+            "inertia",
+            f"{name}.inertia_ where it has one, else the sum of squared distances to the mean "
+            "of each cluster, from the precomputed distances (Σ d_ij² / (2 |cluster|))",
+            precomputed=precomputed,
         )
     return Family(
         "default",
@@ -116,6 +197,10 @@ def score_fit(
             "neg_log_likelihood": -float(model.score(X)) * n_samples,
         }
         return within_cluster_sum_of_squares(X, labels), float("nan"), extras
+    if family.name == "kmedoids-silhouette":
+        silhouette = float(model.inertia_)
+        extras = {"medoid_silhouette": silhouette, "neg_medoid_silhouette": -silhouette}
+        return medoid_distance_sum(model, X), silhouette, extras
     if hasattr(model, "inertia_"):
         raw = float(model.inertia_)
         return raw, raw, {}
@@ -129,7 +214,51 @@ def score_fit(
             "and no 'predict'. Pass KSweep(score_func=...), a callable (fitted_estimator, X) "
             "-> float where lower is better."
         )
+    if family.precomputed == "metric":
+        return within_sum_from_distances(X, labels), float("nan"), {}
     return within_cluster_sum_of_squares(X, labels), float("nan"), {}
+
+
+def medoid_distance_sum(model: Any, X: Any) -> float:
+    """Sum over samples of the distance to the medoid of their cluster, in the model's metric."""
+    labels = np.asarray(model.labels_)
+    medoids = np.asarray(model.medoid_indices_)[labels]
+    params = model.get_params(deep=False)
+    if params.get("metric") == "precomputed":
+        return float(np.asarray(X)[np.arange(labels.shape[0]), medoids].sum())
+    from sklearn.metrics import pairwise_distances
+
+    distances = pairwise_distances(
+        X,
+        X[np.asarray(model.medoid_indices_)],
+        metric=params.get("metric", "euclidean"),
+        **(params.get("metric_params") or {}),
+    )
+    return float(distances[np.arange(labels.shape[0]), labels].sum())
+
+
+def within_sum_from_distances(D: Any, labels: np.ndarray) -> float:
+    """Within-cluster sum of squares from a distance matrix: Σ_c Σ_{i,j in c} d_ij² / (2 |c|).
+
+    Equal to :func:`within_cluster_sum_of_squares` of the features when ``D`` holds
+    their Euclidean distances.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [2.0], [10.0], [12.0]])
+    >>> D = np.abs(X - X.T)
+    >>> within_sum_from_distances(D, np.array([0, 0, 1, 1]))
+    4.0
+    """
+    D = D.toarray() if sparse.issparse(D) else np.asarray(D, dtype=np.float64)
+    labels = np.asarray(labels)
+    total = 0.0
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        block = D[np.ix_(members, members)]
+        total += float((block**2).sum()) / (2 * members.size)
+    return total
 
 
 def within_cluster_sum_of_squares(X: Any, labels: np.ndarray) -> float:
@@ -180,14 +309,69 @@ def check_scoring_applies(sweep: Any) -> None:
     """Refuse criteria (``scoring``, or a criterion as ``selection``) for time series and
     precomputed distances: the criteria are Euclidean on feature vectors."""
     template = sweep._template()
-    if sweep._scoring() and (
-        family_of(template, sweep.score_func).timeseries
-        or template.get_params(deep=False).get("metric") == "precomputed"
-    ):
+    scoring = sweep._scoring()
+    precomputed = precomputed_param(template)
+    refused = [name for name in scoring if name in FEATURE_CRITERIA]
+    timeseries = family_of(template, sweep.score_func).timeseries
+    if (timeseries and scoring) or (precomputed is not None and refused):
+        what = "affinities" if precomputed == "affinity" else "distances"
         raise param_error(
             "scoring",
             type(sweep).__name__,
-            "empty for time series and precomputed distances (the criteria are Euclidean "
+            f"empty for time series and precomputed {what} (the criteria are Euclidean "
             f"on feature vectors, and {type(template).__name__} does not take them)",
             sweep.scoring if sweep.scoring is not None else sweep.selection,
         )
+
+
+def check_precomputed(template: Any, X: Any, owner: str = "KSweep") -> None:
+    """Check a precomputed X up front: square, finite, non-negative, zero diagonal (distances).
+
+    Raises ``ValueError`` naming the parameter (``metric`` or ``affinity``) and what
+    is wrong; an asymmetric matrix gives a ``UserWarning``.
+    """
+    param = precomputed_param(template)
+    if param is None:
+        return
+    what = "distances" if param == "metric" else "similarities"
+    label = f"{type(template).__name__}({param}='precomputed')"
+    if X.ndim != 2 or X.shape[0] != X.shape[1]:
+        raise ValueError(
+            f"With {param}='precomputed', {owner} takes X as a square matrix of pairwise {what}, "
+            f"shape (n_samples, n_samples), for {label}. Got X of shape {X.shape} instead; "
+            f"for feature vectors, set {param} to a metric such as 'euclidean'."
+        )
+    values = X.data if sparse.issparse(X) else np.asarray(X)  # finite: validate_data checked
+    if values.size and values.min() < 0:
+        raise ValueError(
+            f"With {param}='precomputed', X must hold non-negative {what} for {label}. Got "
+            f"{int((values < 0).sum())} negative entries (the smallest {values.min():g}); "
+            "is X a matrix of features?"
+        )
+    diagonal = X.diagonal()
+    if param == "metric" and np.any(diagonal != 0):
+        raise ValueError(
+            f"With metric='precomputed', X must be a distance matrix with a zero diagonal for "
+            f"{label}. Got {int(np.count_nonzero(diagonal))} nonzero diagonal entries "
+            f"(the largest {np.abs(diagonal).max():g}); is X a matrix of features?"
+        )
+    largest = _largest_asymmetry(X)
+    if largest > 1e-8 * max(float(np.abs(values).max()) if values.size else 0.0, 1.0):
+        warnings.warn(
+            f"With {param}='precomputed', X is not symmetric (largest |X - X.T| = "
+            f"{largest:g}): {label} reads pairwise {what}, which are symmetric.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _largest_asymmetry(X: Any, rows: int = 1024) -> float:
+    """max |X - X.T|, in blocks of rows (no second n × n matrix)."""
+    if sparse.issparse(X):
+        difference = abs(X - X.T)
+        return float(difference.max()) if difference.nnz else 0.0
+    largest = 0.0
+    for start in range(0, X.shape[0], rows):
+        block = np.abs(X[start : start + rows] - X[:, start : start + rows].T)
+        largest = max(largest, float(block.max()))
+    return largest

@@ -31,6 +31,7 @@ while seeding, ``runs × n_samples`` squared distances.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -153,6 +154,7 @@ def fused_lloyd(
     threads: int = 1,
     mean_variance: float | None = None,
     chains: list[int] | None = None,
+    on_done: Callable[[int, FusedRun], None] | None = None,
 ) -> list[FusedRun]:
     """Fit one Lloyd k-means run per ``(k, seed)`` with shared passes over ``X``.
 
@@ -181,6 +183,10 @@ def fused_lloyd(
         Nested seeding: one chain seed per run; runs with the same chain seed start
         from the first k centers of one k-means++ sequence drawn from it (see
         :func:`seed_kmeans_plusplus`). Without it each run seeds from its own seed.
+    on_done : callable, optional
+        ``on_done(index, run)`` is called as soon as run ``index`` has finished (its
+        ``labels``, ``centers``, ``inertia`` and ``n_iter`` final), while the others
+        go on: a checkpoint can keep it before the group ends.
 
     Returns
     -------
@@ -206,7 +212,18 @@ def fused_lloyd(
     split = Split(threads)
     try:
         _fit_runs(
-            Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, init_centers, chains
+            Xc,
+            x_sq,
+            mean,
+            runs,
+            rows,
+            split,
+            max_iter,
+            tol_abs,
+            stop_rule,
+            init_centers,
+            chains,
+            on_done,
         )
     finally:
         split.close()
@@ -217,7 +234,18 @@ def fused_lloyd(
 
 
 def _fit_runs(
-    Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, init_centers, chains
+    Xc,
+    x_sq,
+    mean,
+    runs,
+    rows,
+    split,
+    max_iter,
+    tol_abs,
+    stop_rule,
+    init_centers,
+    chains,
+    on_done=None,
 ):
     """Seed (unless ``init_centers``), iterate, and finish every run; see ``fused_lloyd``."""
     kern = kernels()
@@ -277,7 +305,12 @@ def _fit_runs(
             work[key] += run.k
             part = slice(offsets[r], offsets[r + 1])
             sums[key], counts[key] = pass_sums[part], pass_counts[part]
-            if key in final_pass:
+            if key in final_pass:  # its last pass is done: the run is finished
+                if on_done is not None:
+                    run.labels = np.ascontiguousarray(all_labels[:, column[key]])
+                    run.centers = centers[key] + mean
+                    run.inertia = float(kern.exact_inertia(Xc, centers[key], run.labels))
+                    on_done(column[key], run)
                 continue
             old = centers[key]
             # relocation moves centers, not the rows' labels
@@ -349,6 +382,7 @@ def fit_runs(
     threads: int = 1,
     mean_variance: float | None = None,
     chains: list[int] | None = None,
+    on_done: Callable[[int, FusedRun], None] | None = None,
 ) -> list[FusedRun]:
     """The fused runs for ``template``'s k-means settings (X as the sweep validated it)."""
     params = template.get_params(deep=False)
@@ -364,6 +398,7 @@ def fit_runs(
         threads=threads,
         mean_variance=mean_variance,
         chains=chains,
+        on_done=on_done,
     )
 
 

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ksweep._checkpoint import Checkpoint, fingerprint_data, task_payload
-from ksweep._choosing import criterion_columns, gap_columns
+from ksweep._checkpoint import Checkpoint, fingerprint_data, identity_value, task_payload
+from ksweep._choosing import check_silhouette_sample, criterion_columns, gap_columns
 from ksweep._executors import (
     DEAD_WORKER_ERRORS,
     TaskFailed,
@@ -30,14 +30,19 @@ from ksweep._executors import (
     is_one_of,
     run_tasks,
 )
-from ksweep._families import family_of
+from ksweep._families import check_precomputed, family_of
 from ksweep._fused import GROUP_CENTERS, fused_unsupported
 from ksweep._pipeline import BestKeeper, Plan, Runner, Task, n_restarts_for, user_stacklevel
 from ksweep._seeding import GAP_REFERENCES_KEY, criteria_seed, seed_entropy, spawn
 from ksweep._tasks import TaskRecord, run_fused_group, run_task
-from ksweep._validation import check_k_range, param_error
+from ksweep._validation import check_k_range, param_error, validate_estimator_params
 from ksweep.criteria import reference_datasets
-from ksweep.exceptions import SweepInterrupted, SweepTaskError, TaskAbortedError
+from ksweep.exceptions import (
+    CheckpointWriteError,
+    SweepInterrupted,
+    SweepTaskError,
+    TaskAbortedError,
+)
 
 
 def engine_for(sweep: Any, template: Any, X: Any) -> str:
@@ -71,16 +76,16 @@ def _fused_groups(plan: list) -> dict[tuple[int, int], list]:
     return groups
 
 
-def _group_tasks(template, handles: dict, groups: dict, threads, family):
+def _group_tasks(template, handles: dict, groups: dict, threads, family, checkpoint=None):
     """Fused-engine tasks, one per group of :func:`_fused_groups`.
 
     Runs with the same seed (every k of a restart, in a nested plan) share one
-    nested k-means++ sequence.
+    nested k-means++ sequence. Each group writes its runs to ``checkpoint`` as they finish.
     """
     for (index, _), members in groups.items():
         keys, ks, seeds = (list(column) for column in zip(*members, strict=True))
         restarts = tuple(sorted({key[1] for key in keys}))
-        args = (template, handles[index], keys, ks, seeds, threads, family, seeds)
+        args = (template, handles[index], keys, ks, seeds, threads, family, seeds, checkpoint)
         yield ("fused", index, restarts, tuple(ks)), run_fused_group, args
 
 
@@ -158,6 +163,19 @@ def _task_error(template, failure: TaskFailed, records: dict) -> SweepTaskError:
     )
 
 
+def _save(checkpoint: Checkpoint, key: tuple, seed: int, record: TaskRecord, records: dict):
+    """Write a finished task to the checkpoint; a failed write keeps every finished task."""
+    try:
+        checkpoint.save(key, seed, record)
+    except OSError as exc:
+        raise CheckpointWriteError(
+            f"Writing task {key} to the checkpoint {str(checkpoint.path)!r} failed: "
+            f"{type(exc).__name__}: {exc}. The {len(records)} finished task(s) are in this "
+            "exception's 'completed' attribute.",
+            completed=list(records.items()),
+        ) from exc
+
+
 def _interrupted(records: dict, n_tasks: int) -> SweepInterrupted:
     return SweepInterrupted(
         f"Sweep interrupted after {len(records)} of {n_tasks} tasks; pending tasks were "
@@ -203,8 +221,11 @@ class LocalRunner(Runner):
     def __init__(self, sweep: Any, X: Any, memory: dict | None):
         self.sweep, self.X, self.owner = sweep, X, type(sweep).__name__
         self.template = template = sweep._template()
+        self.n_samples = X.shape[0]
+        check_precomputed(template, X, self.owner)
         self.k_values = check_k_range(sweep.k_range, n_samples=X.shape[0])
         self.scoring = sweep._scoring()
+        check_silhouette_sample(sweep, self.scoring, self.k_values, X.shape[0])
         if "gap" in self.scoring and sparse.issparse(X):
             asked_by = "selection" if sweep.selection == "gap" else "scoring"
             raise param_error(
@@ -216,7 +237,11 @@ class LocalRunner(Runner):
         self.n_restarts = n_restarts_for(template, sweep.n_init)
         self.family = family = family_of(template, sweep.score_func)
         self.objective, self.inertia_definition = family.objective, family.inertia_definition
+        # a maximised score's optimum need not lower the within-sum: no rise warning then
+        self.warn_rising = family.score == "within_sum"
         self.engine = engine_for(sweep, template, X)
+        if self.engine == "fused":  # the estimator's fit never runs: validate as it would
+            validate_estimator_params(template)
         self.previous = memory
         self.identity = self._identity(memory)
         self.checkpoint = None
@@ -267,11 +292,25 @@ class LocalRunner(Runner):
         if entropy is None:
             entropy = str(seed_entropy(sweep.random_state))
         params = template.get_params(deep=True)
+        stable = sweep.checkpoint is not None  # a checkpoint outlives this process
+
+        def describe(param: str, value: Any) -> Any:
+            try:
+                return identity_value(value, stable=stable)
+            except ValueError as exc:
+                raise param_error(
+                    param, self.owner, f"resumable from a checkpoint: {exc}", value
+                ) from None
+
         return {
             "X": fingerprint_data(self.X),
             "estimator": type(template).__module__ + "." + type(template).__qualname__,
-            "estimator_params": {name: repr(params[name]) for name in sorted(params)},
-            "score_func": None if sweep.score_func is None else repr(sweep.score_func),
+            "estimator_params": {
+                name: describe("estimator", params[name]) for name in sorted(params)
+            },
+            "score_func": (
+                None if sweep.score_func is None else describe("score_func", sweep.score_func)
+            ),
             "inner_threads": sweep.inner_threads,
             "gap_reference": sweep.gap_reference,
             "engine": self.engine,
@@ -379,7 +418,9 @@ class LocalRunner(Runner):
                 handles = {index: backend.ship(self.datasets[index]) for index in used}
                 threads = backend.inner_threads
                 if groups is not None:
-                    jobs = _group_tasks(self.template, handles, groups, threads, self.family)
+                    jobs = _group_tasks(
+                        self.template, handles, groups, threads, self.family, checkpoint
+                    )
                 else:
                     common = (threads, self.family, sweep.score_func)
                     jobs = (
@@ -391,7 +432,7 @@ class LocalRunner(Runner):
                     for key, record in done.items():
                         keeper.add(key, record)
                         if checkpoint is not None:
-                            checkpoint.save(key, seeds[key], record)
+                            _save(checkpoint, key, seeds[key], record, keeper.records)
                         if bar is not None:
                             bar.update(1)
         except TaskFailed as failure:

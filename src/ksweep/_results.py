@@ -9,6 +9,9 @@ import numpy as np
 #: Restart-level columns every sweep has; any other restart column is a family extra.
 RESTART_REQUIRED = ("inertia", "raw_inertia", "n_iter", "fit_time", "seed")
 _INT_COLUMNS = ("n_iter", "seed")
+#: Objectives that fall as k grows (a sum over samples); others (a negated score to
+#: maximise) are not read for rises.
+MINIMISED = ("inertia", "neg_log_likelihood")
 
 
 def restart_rank(value: float, restart: int) -> tuple[float, int]:
@@ -120,7 +123,10 @@ class SweepResult(Mapping):
         inertia = per_restart["inertia"]
         best_objective = ranked[rows, best]
         rises = np.zeros(rows.shape, dtype=bool)
-        rises[1:] = best_objective[1:] > best_objective[:-1]
+        # a rise is read on a within-cluster sum (the objective of a maximised score,
+        # such as the medoid silhouette, is expected to rise past the best k)
+        along = best_objective if objective in MINIMISED else inertia[rows, best]
+        rises[1:] = along[1:] > along[:-1]
         out = {
             "k": np.asarray(k, dtype=np.int64),
             "inertia": inertia[rows, best],

@@ -371,14 +371,21 @@ default="Tibs2001SEmax"
                 "extend takes X in memory; for a dask array, call fit with the wider k_range "
                 "and n_init (a dask sweep fits every k in the same passes over X)."
             )
+        before = {"k_range": self.k_range, "n_init": self.n_init}
+        n_samples = getattr(self, "_n_samples_fit", None)
         merged = check_k_range(self.k_range).tolist()
         if k_range is not None:
-            merged = sorted(set(merged) | set(check_k_range(k_range, owner="extend").tolist()))
-        self.set_params(k_range=merged)
-        if n_init is not None:
-            self.set_params(n_init=n_init)
-        self._check_params()
-        return self._fit(X, memory=self._memory)
+            added = check_k_range(k_range, owner="extend", n_samples=n_samples)
+            merged = sorted(set(merged) | set(added.tolist()))
+        try:  # a refused extend leaves the sweep as it was
+            self.set_params(k_range=merged)
+            if n_init is not None:
+                self.set_params(n_init=n_init)
+            self._check_params()
+            return self._fit(X, memory=self._memory)
+        except BaseException:
+            self.set_params(**before)
+            raise
 
     def _learns_incrementally(self) -> bool:
         """For ``available_if``: partial_fit exists for KMeans and estimators with partial_fit."""
@@ -485,6 +492,7 @@ default="Tibs2001SEmax"
         )
         self.__dict__.update(runner.input_attrs)
         self._memory = runner.memory
+        self._n_samples_fit = getattr(runner, "n_samples", None)
         return self
 
     # -- evidence -----------------------------------------------------------------------
@@ -556,7 +564,6 @@ default="Tibs2001SEmax"
 
         return plot_fitted(self.results_, self.elbow_, self.best_k_, SCORING_NAMES, ax=ax)
 
-    # -- the chosen model ---------------------------------------------------------------
     # -- the chosen model ---------------------------------------------------------------
 
     def _delegate(self, method: str, X, on_dask):

@@ -22,7 +22,6 @@ from ksweep._validation import (
     Rule,
     check_estimator,
     check_k_range,
-    instance_of,
     int_at_least,
     options,
 )
@@ -57,7 +56,13 @@ KSWEEP_CONSTRAINTS: dict[str, Rule] = {
     "gap_reference": [options("uniform", "pca")],
     "gap_rule": [options(*GAP_RULES)],
     "gap_se_factor": [NONNEGATIVE_REAL],
-    "checkpoint": [instance_of(str, os.PathLike, name="str or os.PathLike"), NONE],
+    "checkpoint": [
+        Constraint(
+            "a non-empty str or os.PathLike (a directory)",
+            lambda v: isinstance(v, (str, os.PathLike)) and os.fspath(v) != "",
+        ),
+        NONE,
+    ],
     "checkpoint_overwrite": [_BOOL],
     "executor": Checked(check_executor),
     "k_range": Checked(lambda value, owner: check_k_range(value, owner=owner)),

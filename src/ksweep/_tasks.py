@@ -135,19 +135,33 @@ def run_fused_group(
     threads: int | None,
     family: Family,
     chains: list[int] | None = None,
+    checkpoint: Any = None,
 ) -> dict[tuple, TaskRecord]:
     """What a worker runs for the fused engine: one group of runs, a record per key.
 
     ``chains``: the nested k-means++ sequence of each run (see ``fused_lloyd``).
+    With ``checkpoint``, each run is written to it as soon as it finishes (while the
+    group's other runs go on), so a killed sweep loses at most the runs in flight.
+    These early writes are best effort (a worker may not see the directory); the
+    driver writes every record again when the group returns, and reports failures.
     """
     with portable_errors():
         X = resolve_data(data)
-        return _fused_group(template, X, keys, ks, seeds, threads, family, chains)
+        return _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoint)
 
 
-def _fused_group(template, X, keys, ks, seeds, threads, family, chains):
+def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoint):
     limits = capped_threads(threads) if threads is not None else contextlib.nullcontext()
     mean_variance = None if X.ndim == 3 else float(np.mean(np.var(X, axis=0)))
+    start = time.perf_counter()
+
+    def save_early(index: int, run: Any) -> None:
+        model = fitted_estimator(template, X, run, mean_variance)
+        inertia, raw, extras = score_fit(model, X, family)
+        record = TaskRecord(inertia, raw, run.n_iter, time.perf_counter() - start, None, extras)
+        with contextlib.suppress(OSError):
+            checkpoint.save(keys[index], seeds[index], record)
+
     with limits:
         runs = fit_runs(
             template,
@@ -157,6 +171,7 @@ def _fused_group(template, X, keys, ks, seeds, threads, family, chains):
             cpu_cores() if threads is None else threads,
             mean_variance,
             chains,
+            on_done=None if checkpoint is None else save_early,
         )
     records = {}
     for key, run in zip(keys, runs, strict=True):

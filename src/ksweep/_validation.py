@@ -118,7 +118,10 @@ def check_k_range(k_range: Any, *, owner: str = "KSweep", n_samples: int | None 
 
     if isinstance(k_range, (str, bytes)) or not isinstance(k_range, (range, Iterable)):
         raise fail("a range or a 1-D array-like of ints")
-    values = np.asarray(list(k_range) if isinstance(k_range, range) else k_range, dtype=object)
+    if isinstance(k_range, range):
+        check_range_bounds(k_range, fail, n_samples)
+        return np.arange(k_range.start, k_range.stop, k_range.step, dtype=np.int64)
+    values = np.asarray(k_range, dtype=object)
     if values.ndim != 1:
         raise fail("a range or a 1-D array-like of ints")
     if values.size == 0:
@@ -140,6 +143,30 @@ def check_k_range(k_range: Any, *, owner: str = "KSweep", n_samples: int | None 
     return values
 
 
+#: The most k values a ``range`` may hold before X is seen (a sweep fits every one).
+MAX_K_VALUES = 1_000_000
+
+
+def check_range_bounds(k_range: range, fail: Callable, n_samples: int | None) -> None:
+    """Check a ``range`` k_range from its bounds alone, without expanding it.
+
+    A ``range(2, 10**9)`` is refused at once (its last value against ``n_samples``
+    when known, else its length against :data:`MAX_K_VALUES`), never listed.
+    """
+    if len(k_range) == 0:
+        raise fail("non-empty")
+    if k_range.step < 0 and len(k_range) > 1:
+        raise fail("sorted in increasing order")
+    if k_range[0] < 1 or k_range[-1] < 1:
+        raise fail("made of ints >= 1")
+    if k_range[-1] >= 2**63:
+        raise fail("made of ints that fit in 64 bits")
+    if n_samples is not None and k_range[-1] > n_samples:
+        raise fail(f"made of ints <= n_samples={n_samples} (the number of samples in X)")
+    if len(k_range) > MAX_K_VALUES:
+        raise fail(f"at most {MAX_K_VALUES:,} values long (a sweep fits every k)")
+
+
 def check_estimator(estimator: Any, owner: str = "KSweep") -> None:
     """Raise unless ``estimator`` is None (KMeans) or an estimator instance."""
     if estimator is not None:
@@ -158,6 +185,24 @@ def _check_instance(estimator: Any, owner: str) -> None:
         raise param_error(
             "estimator", owner, "a scikit-learn style estimator with fit and get_params", estimator
         )
+
+
+def validate_estimator_params(estimator: Any) -> None:
+    """Run the estimator's own parameter validation, as its ``fit`` would, or do nothing.
+
+    For engines that fit in place of the estimator's ``fit`` (fused, dask arrays):
+    scikit-learn's ``_validate_params`` checks every parameter against the class's
+    ``_parameter_constraints`` and raises scikit-learn's ``InvalidParameterError``
+    ("The 'max_iter' parameter of KMeans must be ..."). The rest of
+    ``KMeans._check_params_vs_input`` does not apply there: k against n_samples is
+    checked by the sweep, ``init`` is "k-means++", and ``tol`` is scaled by the engine.
+    Estimators without declared constraints (tslearn's) are not checked here.
+    """
+    if getattr(type(estimator), "_parameter_constraints", None) is None:
+        return
+    validate = getattr(estimator, "_validate_params", None)
+    if callable(validate):
+        validate()
 
 
 def cluster_count_param(estimator: Any, owner: str = "KSweep") -> str:

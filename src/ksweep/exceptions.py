@@ -167,6 +167,26 @@ class SweepInterrupted(KeyboardInterrupt):
         self.completed = completed
 
 
+class NaNScoreWarning(UserWarning):
+    """Some k scored NaN (or infinity): the selection left those k out and chose among the rest.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from ksweep import KSweep
+    >>> from ksweep.exceptions import NaNScoreWarning
+    >>> def score(model, X):  # a score that fails at k=5
+    ...     return float("nan") if model.n_clusters == 5 else float(model.inertia_)
+    >>> X = np.random.default_rng(0).normal(size=(60, 2))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = KSweep(k_range=range(2, 8), n_init=1, random_state=0, score_func=score).fit(X)
+    >>> [str(w.message).split(";")[0] for w in caught if w.category is NaNScoreWarning]
+    ["selection='kneedle': the inertia is NaN or infinite at k=5"]
+    """
+
+
 class NonMonotonicWarning(UserWarning):
     """The best-of-n_init objective rose from one k to a larger one (more restarts help).
 
@@ -211,6 +231,23 @@ class CheckpointMismatchError(ValueError):
     ...         print(type(err).__name__, "different X" in str(err))
     CheckpointMismatchError True
     """
+
+
+class CheckpointWriteError(OSError):
+    """Writing a finished task to the checkpoint failed (directory removed, disk full, ...).
+
+    The ``OSError`` that caused it is chained as ``__cause__``.
+
+    Attributes
+    ----------
+    completed : list of ((k, restart), TaskRecord)
+        Every task that finished, the one whose write failed included, so that no
+        finished work is lost.
+    """
+
+    def __init__(self, message: str, *, completed: list[Any]):
+        super().__init__(message)
+        self.completed = completed
 
 
 class CorruptCheckpointWarning(UserWarning):

@@ -1,0 +1,222 @@
+"""Checkpoints that never delete what is not theirs, resume in a new process, keep every
+finished fit when a write fails, and (fused engine) keep each run as soon as it finishes."""
+
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+import ksweep._checkpoint
+import ksweep._local
+from ksweep import InvalidParameterError, KSweep
+from ksweep.exceptions import CheckpointMismatchError, CheckpointWriteError
+
+pytestmark = pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning")
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@pytest.fixture(scope="module")
+def X():
+    data, _ = make_blobs(n_samples=150, centers=4, random_state=2)
+    return data
+
+
+def small(checkpoint, **params):
+    defaults = {"k_range": range(2, 6), "n_init": 2, "random_state": 0}
+    return KSweep(checkpoint=checkpoint, **{**defaults, **params})
+
+
+def test_overwrite_deletes_only_ksweeps_own_files(X, tmp_path):
+    mine = {"notes.json": '{"mine": 1}', "task-summary.json": "[]", "data.txt": "x"}
+    for name, text in mine.items():
+        (tmp_path / name).write_text(text)
+    small(tmp_path).fit(X)
+    assert len(list(tmp_path.glob("task-k*-r*.json"))) == 8
+    small(tmp_path, random_state=1, checkpoint_overwrite=True).fit(X + 1)
+    for name, text in mine.items():
+        assert (tmp_path / name).read_text() == text
+    assert len(list(tmp_path.glob("task-k*-r*.json"))) == 8
+
+
+def test_a_foreign_or_corrupt_manifest_is_refused_not_deleted(X, tmp_path):
+    (tmp_path / "sweep.json").write_text('{"my": "own sweep settings"}')
+    (tmp_path / "other.json").write_text("{}")
+    with pytest.raises(CheckpointMismatchError, match="not a ksweep checkpoint manifest"):
+        small(tmp_path, checkpoint_overwrite=True).fit(X)
+    assert (tmp_path / "sweep.json").read_text() == '{"my": "own sweep settings"}'
+    assert (tmp_path / "other.json").exists()
+
+
+def test_an_empty_checkpoint_path_is_refused(X):
+    with pytest.raises(
+        InvalidParameterError, match="'checkpoint' parameter of KSweep must be a non-empty"
+    ):
+        small("").fit(X)
+
+
+def inertia_score(model, X):
+    return float(model.inertia_)
+
+
+def test_callables_are_named_by_module_and_qualname(X, tmp_path):
+    sweep = small(tmp_path, score_func=inertia_score).fit(X)
+    identity = sweep._memory["identity"]
+    assert identity["score_func"] == f"callable:{__name__}.inertia_score"
+    assert "0x" not in str(identity)
+
+
+@pytest.mark.parametrize("kind", ["lambda", "closure"])
+def test_unnamable_callables_are_refused_with_a_checkpoint(X, tmp_path, kind):
+    offset = 0.0
+
+    def closure(model, X):
+        return float(model.inertia_) + offset
+
+    func = (lambda model, X: float(model.inertia_)) if kind == "lambda" else closure
+    with pytest.raises(InvalidParameterError, match=r"'score_func' parameter.*cannot be named"):
+        small(tmp_path, score_func=func).fit(X)
+    small(None, score_func=func).fit(X)  # without a checkpoint it is fine
+
+
+def test_the_same_script_resumes_in_a_new_process(tmp_path, monkeypatch):
+    script = tmp_path / "script.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            from sklearn.cluster import KMeans
+            from sklearn.datasets import make_blobs
+            from sklearn.metrics import pairwise_distances_argmin_min
+            from ksweep import KSweep
+
+            def score(model, X):
+                return float(pairwise_distances_argmin_min(X, model.cluster_centers_)[1].sum())
+
+            X, _ = make_blobs(n_samples=100, centers=3, random_state=0)
+            KSweep(KMeans(), k_range=range(2, 5), n_init=1, random_state=0,
+                   score_func=score, checkpoint=sys.argv[1]).fit(X)
+            """
+        )
+    )
+    folder = tmp_path / "ck"
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run([sys.executable, str(script), str(folder)], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    written = (folder / "sweep.json").read_text()
+    assert "callable:__main__.score" in written and "0x" not in written
+    # the same script again, as __main__ of another process (this one): it must resume
+    monkeypatch.setattr(sys, "argv", [str(script), str(folder)])
+    monkeypatch.setattr(ksweep._local.LocalRunner, "execute", refuse_new_tasks)
+    runpy.run_path(str(script), run_name="__main__")
+    assert (folder / "sweep.json").read_text() == written
+
+
+def refuse_new_tasks(self, tasks, checkpoint):
+    """LocalRunner.execute that allows only the refits of stored best restarts (no task run)."""
+    assert not tasks or checkpoint is None, f"the resume ran {len(tasks)} new task(s)"
+    return REAL_EXECUTE(self, tasks, checkpoint)
+
+
+REAL_EXECUTE = ksweep._local.LocalRunner.execute
+
+
+def test_a_failing_checkpoint_write_keeps_the_finished_tasks(X, tmp_path, monkeypatch):
+    real = ksweep._checkpoint._write_atomic
+    calls = []
+
+    def disk_full(path, text):
+        calls.append(path.name)
+        if path.name.startswith("task-") and len(calls) > 4:
+            raise OSError(28, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(ksweep._checkpoint, "_write_atomic", disk_full)
+    with pytest.raises(CheckpointWriteError, match="No space left") as caught:
+        small(tmp_path, engine="independent", executor="serial").fit(X)
+    assert isinstance(caught.value, OSError)
+    assert len(caught.value.completed) == 4
+    assert all(record.inertia > 0 for _, record in caught.value.completed)
+
+
+def test_a_removed_checkpoint_directory_raises_with_completed(X, tmp_path, monkeypatch):
+    folder = tmp_path / "ck"
+    real_save = ksweep._checkpoint.Checkpoint.save
+
+    def save_then_remove(self, key, seed, record):
+        real_save(self, key, seed, record)
+        for file in folder.iterdir():
+            file.unlink()
+        folder.rmdir()
+
+    monkeypatch.setattr(ksweep._checkpoint.Checkpoint, "save", save_then_remove)
+    with pytest.raises(CheckpointWriteError) as caught:
+        small(folder, engine="independent", executor="serial").fit(X)
+    assert len(caught.value.completed) == 2 and caught.value.__cause__ is not None
+
+
+KILLED_FUSED = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from ksweep import KSweep
+    X = np.random.default_rng(0).normal(size=(6000, 8))
+    KSweep(k_range=range(2, 26), n_init=2, random_state=3, engine="fused",
+           inner_threads=1, checkpoint=sys.argv[1]).fit(X)
+    """
+)
+
+
+def test_a_sigkilled_fused_sweep_resumes_with_only_the_missing_runs(tmp_path, monkeypatch):
+    X = np.random.default_rng(0).normal(size=(6000, 8))
+    params = {"k_range": range(2, 26), "n_init": 2, "random_state": 3, "engine": "fused"}
+    total = 24 * 2
+    folder = tmp_path / "ck"
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_FUSED)
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    child = subprocess.Popen([sys.executable, str(script), str(folder)], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(folder.glob("task-*.json"))) < total // 2:
+            assert child.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    stored = {
+        tuple(int(part[1:]) for part in p.stem.split("-")[1:]) for p in folder.glob("task-*.json")
+    }
+    assert total // 2 <= len(stored) < total
+    computed = []
+    real = ksweep._local.run_fused_group
+
+    def counting(template, data, keys, *args):
+        computed.extend(keys)
+        return real(template, data, keys, *args)
+
+    monkeypatch.setattr(ksweep._local, "run_fused_group", counting)
+    resumed = KSweep(checkpoint=folder, inner_threads=1, **params).fit(X)
+    every = {(k, r) for k in range(2, 26) for r in range(2)}
+    results = resumed.results_
+    best = set(zip(results["k"].tolist(), results["best_restart"].tolist(), strict=True))
+    fitted = [key for key in computed if key not in stored]
+    refitted = [key for key in computed if key in stored]
+    # the resume fits exactly the missing runs, once each, and refits only stored best restarts
+    assert sorted(fitted) == sorted(every - stored)
+    assert set(refitted) <= best and len(refitted) == len(set(refitted))
+    monkeypatch.setattr(ksweep._local, "run_fused_group", real)
+    full = KSweep(inner_threads=1, **params).fit(X)
+    for name, column in full.results_.items():
+        if "fit_time" not in name:
+            np.testing.assert_array_equal(resumed.results_[name], column, err_msg=name)
+    assert resumed.best_k_ == full.best_k_
