@@ -8,6 +8,7 @@ from ksweep.elbow import kneedle, two_segment
 from ksweep.exceptions import (
     InvalidParameterError,
     NoElbowWarning,
+    NoStructureWarning,
     SweepInterrupted,
     SweepTaskError,
 )
@@ -29,6 +30,7 @@ __all__ = [
     # errors and warnings
     "InvalidParameterError",
     "NoElbowWarning",
+    "NoStructureWarning",
     "SweepInterrupted",
     "SweepTaskError",
 ]

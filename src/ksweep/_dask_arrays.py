@@ -30,7 +30,8 @@ from ksweep._lloyd import (
     seed_from_sample,
 )
 from ksweep._pipeline import Plan, Runner
-from ksweep._seeding import SAMPLE_KEY, seed_entropy, spawn
+from ksweep._seeding import SAMPLE_KEY, STRUCTURE_KEY, seed_entropy, spawn
+from ksweep._structure_check import STRUCTURE_ROWS
 from ksweep._tasks import TaskRecord
 from ksweep._validation import check_k_range, param_error
 
@@ -210,7 +211,16 @@ class DaskArrayRunner(Runner):
         self.input_attrs = {"n_features_in_": self.X.shape[1]}
 
     def plan(self) -> Plan:
-        return Plan(self.k_values, self.sweep.n_init, seed_entropy(self.sweep.random_state))
+        self.entropy = seed_entropy(self.sweep.random_state)
+        return Plan(self.k_values, self.sweep.n_init, self.entropy)
+
+    def structure_rows(self):
+        """A uniform sample of the rows (computed) and the bounding box (one pass)."""
+        import dask
+
+        low, high = dask.compute(self.X.min(axis=0), self.X.max(axis=0))
+        sample = sample_rows(self.X, STRUCTURE_ROWS, spawn(self.entropy, STRUCTURE_KEY))
+        return sample, np.asarray(low), np.asarray(high)
 
     def run(self, plan: Plan) -> dict[tuple, TaskRecord]:
         params = self.template.get_params(deep=False)

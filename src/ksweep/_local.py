@@ -27,6 +27,7 @@ from ksweep._executors import TaskFailed, backend_session, run_tasks
 from ksweep._families import family_of
 from ksweep._fused import GROUP_CENTERS, fused_unsupported
 from ksweep._pipeline import BestKeeper, Plan, Runner, Task, n_restarts_for, user_stacklevel
+from ksweep._structure_check import dense_rows
 from ksweep._seeding import GAP_REFERENCES_KEY, criteria_seed, seed_entropy, spawn
 from ksweep._tasks import TaskRecord, run_fused_group, run_task
 from ksweep._validation import check_k_range, param_error
@@ -284,6 +285,10 @@ class LocalRunner(Runner):
 
     def labels(self, models) -> dict[int, Any]:
         return {k: labels_of(model, self.X) for k, model in models.items()}
+
+    def structure_rows(self):
+        """X itself (the test samples it) and its bounding box, when X is dense 2-D."""
+        return dense_rows(self.X)
 
     def columns(self, plan: Plan, results, records, models, labels) -> dict[str, np.ndarray]:
         """The criteria ``scoring`` and ``selection`` ask for, from the best labels per k."""

@@ -254,6 +254,11 @@ class Runner:
         """Per-k columns added once the models are known (criteria)."""
         return {}
 
+    def structure_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | str:
+        """For the no-structure test: rows of the data (a uniform sample, any size; the
+        test caps it) and the data's bounding box ``(low, high)``; or why there are none."""
+        return "no-structure test not run: not available here"
+
 
 @dataclasses.dataclass
 class Fitted:

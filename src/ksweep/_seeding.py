@@ -13,6 +13,8 @@ changes every result that reads it), so they are written down here, once.
 - :data:`SAMPLE_KEY` ``(1,)``: the rows a dask-array sweep samples to seed its runs;
 - :data:`HOLDOUT_KEY` ``(1,)``: the held-back rows of a ``partial_fit`` stream (a stream
   never samples for seeding, so the two never meet);
+- :data:`STRUCTURE_KEY` ``(2,)``: the rows and reference data sets of the default
+  selection's no-structure test (:mod:`ksweep._structure_check`);
 - ``(j,)`` under a run's own seed: the j-th k-means++ draw of that run on a dask
   array's sample (:func:`draw_seed`).
 """
@@ -29,6 +31,8 @@ GAP_REFERENCES_KEY = (0,)
 SAMPLE_KEY = (1,)
 #: Spawn key of the held-back rows of a ``partial_fit`` stream.
 HOLDOUT_KEY = (1,)
+#: Spawn key of the no-structure test's sample and reference data sets.
+STRUCTURE_KEY = (2,)
 
 
 def seed_entropy(random_state: Any) -> int:

@@ -43,6 +43,7 @@ from ksweep._pipeline import Runner, adopt, drive
 # seed_entropy and task_seeds lived here before ksweep._seeding: re-exported for old imports
 from ksweep._seeding import seed_entropy as seed_entropy
 from ksweep._seeding import task_seeds as task_seeds
+from ksweep._structure_check import structure_for
 from ksweep._sweep_params import KSWEEP_CONSTRAINTS
 from ksweep._validation import (
     Rule,
@@ -228,7 +229,7 @@ default="Tibs2001SEmax"
         engine="auto",
         inner_threads="auto",
         progress=False,
-        selection="kneedle",
+        selection="auto",
         elbow_scale="auto",
         scoring=None,
         silhouette_sample=DEFAULT_SILHOUETTE_SAMPLE,
@@ -477,11 +478,15 @@ default="Tibs2001SEmax"
 
     def _sweep(self, runner: Runner):
         """The shared stages: plan, run, assemble (``drive``), then choose k and adopt."""
+        plan = runner.plan()
+        fitted = drive(plan, runner)
+        self.structure_ = structure_for(self.selection, runner, plan.entropy)
         adopt(
             self,
-            drive(runner.plan(), runner),
+            fitted,
             gap_rule=self.gap_rule,
             gap_se_factor=self.gap_se_factor,
+            structure=self.structure_,
         )
         self.__dict__.update(runner.input_attrs)
         self._memory = runner.memory
@@ -522,6 +527,7 @@ default="Tibs2001SEmax"
                 self.elbow_scale,
                 gap_rule=self.gap_rule,
                 gap_se_factor=self.gap_se_factor,
+                structure=getattr(self, "structure_", None),
             )
         )
 
