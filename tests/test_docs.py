@@ -75,7 +75,9 @@ def test_evidence_example_prints_every_method_and_writes_the_plot(tmp_path):
     voters = [int(k) for name, k in methods if name != "vote"]
     most = max(voters.count(k) for k in voters)
     assert int(dict(methods)["vote"]) == next(k for k in voters if voters.count(k) == most)
-    chosen = int(re.search(r"chosen k = (\d+) \(kneedle\)", stdout).group(1))
+    # the default selection: the digits have structure, so kneedle's k
+    assert re.search(r"^auto\s+(\d+)\s+structure: gap\(2\)", stdout, re.M)
+    chosen = int(re.search(r"chosen k = (\d+) \(auto\)", stdout).group(1))
     assert chosen == int(dict(methods)["kneedle"])
     assert png.stat().st_size > 20_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

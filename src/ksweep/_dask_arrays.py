@@ -218,9 +218,16 @@ class DaskArrayRunner(Runner):
         """A uniform sample of the rows (computed) and the bounding box (one pass)."""
         import dask
 
-        low, high = dask.compute(self.X.min(axis=0), self.X.max(axis=0))
+        blocks = [  # chunks without rows have no bounds
+            block
+            for block, rows in zip(
+                self.X.to_delayed().ravel().tolist(), self.X.chunks[0], strict=True
+            )
+            if rows > 0
+        ]
+        bounds = np.asarray(dask.compute(*[dask.delayed(_bounds)(block) for block in blocks]))
         sample = sample_rows(self.X, STRUCTURE_ROWS, spawn(self.entropy, STRUCTURE_KEY))
-        return sample, np.asarray(low), np.asarray(high)
+        return sample, bounds[:, 0].min(axis=0), bounds[:, 1].max(axis=0)
 
     def run(self, plan: Plan) -> dict[tuple, TaskRecord]:
         params = self.template.get_params(deep=False)
@@ -257,6 +264,12 @@ class DaskArrayRunner(Runner):
 
     def labels(self, models) -> dict[int, Any]:
         return {k: model.labels_ for k, model in models.items()}
+
+
+def _bounds(block) -> np.ndarray:
+    """The feature-wise minimum and maximum of one chunk, shape (2, n_features)."""
+    block = np.asarray(block)
+    return np.stack([block.min(axis=0), block.max(axis=0)])
 
 
 def _shippable(model):

@@ -27,8 +27,8 @@ from ksweep._executors import TaskFailed, backend_session, run_tasks
 from ksweep._families import family_of
 from ksweep._fused import GROUP_CENTERS, fused_unsupported
 from ksweep._pipeline import BestKeeper, Plan, Runner, Task, n_restarts_for, user_stacklevel
-from ksweep._structure_check import dense_rows
 from ksweep._seeding import GAP_REFERENCES_KEY, criteria_seed, seed_entropy, spawn
+from ksweep._structure_check import dense_rows
 from ksweep._tasks import TaskRecord, run_fused_group, run_task
 from ksweep._validation import check_k_range, param_error
 from ksweep.criteria import reference_datasets

@@ -51,7 +51,9 @@ def _two_means(sets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     best = np.full(n_sets, np.inf)
     for _ in range(STARTS):
         first = sets[rows, rng.integers(m, size=n_sets)]
-        d0 = np.maximum(sq - 2.0 * np.einsum("smd,sd->sm", sets, first) + (first**2).sum(1)[:, None], 0)
+        d0 = np.maximum(
+            sq - 2.0 * np.einsum("smd,sd->sm", sets, first) + (first**2).sum(1)[:, None], 0
+        )
         weight = d0.sum(axis=1, keepdims=True)
         prob = np.where(weight > 0, d0 / np.where(weight > 0, weight, 1.0), 1.0 / m)
         pick = (prob.cumsum(axis=1) < rng.random((n_sets, 1))).sum(axis=1).clip(0, m - 1)
