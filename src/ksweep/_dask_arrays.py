@@ -214,6 +214,12 @@ class DaskArrayRunner(Runner):
         self.entropy = seed_entropy(self.sweep.random_state)
         return Plan(self.k_values, self.sweep.n_init, self.entropy)
 
+    reruns = True
+
+    def rerun(self, sweep: Any) -> DaskArrayRunner:
+        """The same dask array for ``sweep``."""
+        return DaskArrayRunner(sweep, self.X)
+
     def structure_rows(self):
         """A uniform sample of the rows (computed) and the bounding box (one pass)."""
         import dask

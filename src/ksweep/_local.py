@@ -286,6 +286,12 @@ class LocalRunner(Runner):
     def labels(self, models) -> dict[int, Any]:
         return {k: labels_of(model, self.X) for k, model in models.items()}
 
+    reruns = True
+
+    def rerun(self, sweep: Any) -> LocalRunner:
+        """The same X for ``sweep``; tasks this runner ran (same seeds) are reused."""
+        return LocalRunner(sweep, self.X, self.memory)
+
     def structure_rows(self):
         """X itself (the test samples it) and its bounding box, when X is dense 2-D."""
         return dense_rows(self.X)

@@ -28,17 +28,15 @@ from ksweep._choosing import (
 from ksweep._dask_arrays import (
     SAMPLE_ROWS,
     DaskArrayRunner,
-    fitted_dask_input,
     is_dask_collection,
-    predict_dask,
-    score_dask,
-    transform_dask,
 )
+from ksweep._delegation import ChosenModelMixin
 from ksweep._executors import ExecutorByReference, validate_executor
 from ksweep._families import check_scoring_applies, family_of
 from ksweep._incremental import not_incremental, stream_batch
 from ksweep._local import LocalRunner
-from ksweep._pipeline import Runner, adopt, drive
+from ksweep._pipeline import Runner, adopt, drive, user_stacklevel, warn_non_monotonic
+from ksweep._repair import repair
 
 # seed_entropy and task_seeds lived here before ksweep._seeding: re-exported for old imports
 from ksweep._seeding import seed_entropy as seed_entropy
@@ -55,20 +53,9 @@ from ksweep._validation import (
 from ksweep.criteria import DEFAULT_SILHOUETTE_SAMPLE
 
 
-def _estimator_has(attr: str):
-    """For ``available_if``: the best estimator (before fit: the template) has ``attr``."""
-
-    def check(self: KSweep) -> bool:
-        model = getattr(self, "best_estimator_", None)
-        if model is None:
-            model = self._template()
-        getattr(model, attr)  # raises AttributeError with the estimator's own message
-        return True
-
-    return check
-
-
-class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimator):
+class KSweep(
+    ChosenModelMixin, ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimator
+):
     """Fit a clusterer for every k in a range, with restarts, and choose k.
 
     Each ``(k, restart)`` pair is one task: a clone of ``estimator`` with its
@@ -241,6 +228,8 @@ default="Tibs2001SEmax"
         score_func=None,
         checkpoint=None,
         checkpoint_overwrite=False,
+        n_init_max="auto",
+        stability=None,
     ):
         self.estimator = estimator
         self.k_range = k_range
@@ -263,6 +252,8 @@ default="Tibs2001SEmax"
         self.score_func = score_func
         self.checkpoint = checkpoint
         self.checkpoint_overwrite = checkpoint_overwrite
+        self.n_init_max = n_init_max
+        self.stability = stability
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -479,7 +470,12 @@ default="Tibs2001SEmax"
     def _sweep(self, runner: Runner):
         """The shared stages: plan, run, assemble (``drive``), then choose k and adopt."""
         plan = runner.plan()
+        warn_rising, runner.warn_rising = runner.warn_rising, False  # warned after the repair
         fitted = drive(plan, runner)
+        if self.n_init_max is not None and runner.reruns and plan.n_restarts == self.n_init:
+            fitted = repair(self, fitted, plan, runner.rerun)
+        if warn_rising:
+            warn_non_monotonic(fitted.results, user_stacklevel())
         self.structure_ = structure_for(self.selection, runner, plan.entropy)
         adopt(
             self,
@@ -561,38 +557,3 @@ default="Tibs2001SEmax"
         from ksweep.plotting import plot_fitted
 
         return plot_fitted(self.results_, self.elbow_, self.best_k_, SCORING_NAMES, ax=ax)
-
-    # -- the chosen model ---------------------------------------------------------------
-    # -- the chosen model ---------------------------------------------------------------
-
-    def _delegate(self, method: str, X, on_dask):
-        """``best_estimator_.<method>(X)``; for a dask array, ``on_dask`` on the workers."""
-        if is_dask_collection(X):  # lazy (predict, transform) or computed on the workers
-            return on_dask(self.best_estimator_, fitted_dask_input(self, X))
-        check_is_fitted(self)
-        return getattr(self.best_estimator_, method)(self._validate_X(X, reset=False))
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict the cluster of each sample with ``best_estimator_``."""
-        return self._delegate("predict", X, predict_dask)
-
-    @available_if(_estimator_has("transform"))
-    def transform(self, X):
-        """Transform X with ``best_estimator_`` (for KMeans: distances to the centers)."""
-        return self._delegate("transform", X, transform_dask)
-
-    @available_if(_estimator_has("transform"))
-    def fit_transform(self, X, y=None):
-        """Fit the sweep, then transform X with ``best_estimator_``."""
-        return self.fit(X, y).transform(X)
-
-    @available_if(_estimator_has("fit_predict"))
-    def fit_predict(self, X, y=None):
-        """Fit the sweep and return the labels of X under ``best_estimator_``."""
-        return self.fit(X, y).labels_
-
-    @available_if(_estimator_has("score"))
-    def score(self, X, y=None):
-        """Score X with ``best_estimator_`` (for KMeans: minus the inertia of X)."""
-        return self._delegate("score", X, score_dask)
