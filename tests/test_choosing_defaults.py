@@ -9,6 +9,7 @@ import dask.array as da
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.datasets import make_blobs
 
 from ksweep import KSweep, NoStructureWarning
 from ksweep.exceptions import UnderConvergedWarning
@@ -135,3 +136,37 @@ def test_a_k_that_stays_suspicious_is_named_in_a_warning():
     with pytest.warns(UnderConvergedWarning, match=r"k=\[6\] still look stuck .* 3 restarts each"):
         sweep.fit(six_blobs())
     assert sweep.results_["n_restarts_run"][5] == 3
+
+
+# -- stability of the chosen k ----------------------------------------------------------
+
+
+def test_on_blobs_the_true_k_is_chosen_in_nearly_every_resample():
+    X, _ = make_blobs(400, centers=4, cluster_std=0.6, random_state=1)
+    sweep = KSweep(k_range=range(1, 9), n_init=2, random_state=0, stability=10).fit(X)
+    result = sweep.stability_
+    assert sweep.best_k_ == 4
+    chosen = dict(zip(result.k.tolist(), result.chosen_count.tolist(), strict=True))
+    assert chosen[4] >= 9 and sum(chosen.values()) == 10
+    assert result.stable[3] and result.mean_ari[3] > 0.95
+    assert sweep.results_["stability_chosen"].tolist() == result.chosen_count.tolist()
+    row = sweep.summary()["stability"]
+    assert row.k == 4 and row.reason.startswith(f"k=4 chosen in {chosen[4]} of 10 resamples")
+
+
+def test_on_uniform_noise_no_k_above_1_is_stable():
+    X = np.random.default_rng(4).uniform(size=(600, 6))
+    sweep = KSweep(k_range=range(1, 7), n_init=2, random_state=0, stability=5).fit(X)
+    result = sweep.stability_
+    assert sweep.best_k_ == 1 and result.chosen_count[0] == 5  # every resample: no structure
+    assert not result.stable[1:].any() and result.mean_ari[1:].max() < 0.5
+
+
+def test_stability_is_refused_where_resamples_cannot_be_drawn(noise):
+    from ksweep import InvalidParameterError
+
+    sweep = KSweep(k_range=range(1, 5), n_init=1, stability=3)
+    with pytest.raises(InvalidParameterError, match="The 'stability' parameter of KSweep must be"):
+        sweep.fit(da.from_array(noise, chunks=500))
+    with pytest.raises(InvalidParameterError, match="None for partial_fit"):
+        sweep.partial_fit(noise[:100])

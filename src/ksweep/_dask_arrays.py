@@ -199,6 +199,7 @@ class DaskArrayRunner(Runner):
             ("checkpoint", sweep.checkpoint is not None),
             ("score_func", sweep.score_func is not None),
             ("scoring", bool(sweep._scoring())),
+            ("stability", getattr(sweep, "stability", None) is not None),
         ):
             if wrong:
                 value = getattr(sweep, name)

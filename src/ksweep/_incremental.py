@@ -140,6 +140,13 @@ def check_stream_params(sweep: Any) -> None:
             "None for partial_fit (the criteria need the whole data set at once)",
             sweep.scoring,
         )
+    if sweep.stability is not None:
+        raise param_error(
+            "stability",
+            owner,
+            "None for partial_fit (resamples need the whole data set at once)",
+            sweep.stability,
+        )
     if sweep.checkpoint is not None:
         raise param_error(
             "checkpoint",

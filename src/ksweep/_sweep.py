@@ -37,6 +37,7 @@ from ksweep._incremental import not_incremental, stream_batch
 from ksweep._local import LocalRunner
 from ksweep._pipeline import Runner, adopt, drive, user_stacklevel, warn_non_monotonic
 from ksweep._repair import repair
+from ksweep._resampling import resampled_stability, stability_columns, stability_summary
 
 # seed_entropy and task_seeds lived here before ksweep._seeding: re-exported for old imports
 from ksweep._seeding import seed_entropy as seed_entropy
@@ -486,6 +487,10 @@ default="Tibs2001SEmax"
         )
         self.__dict__.update(runner.input_attrs)
         self._memory = runner.memory
+        self.__dict__.pop("stability_", None)
+        if self.stability is not None:  # LocalRunner only: dask arrays and streams refuse it
+            self.stability_ = resampled_stability(self, runner.X, plan.entropy)
+            self.results_ = self.results_.with_columns(**stability_columns(self.stability_))
         return self
 
     # -- evidence -----------------------------------------------------------------------
@@ -516,7 +521,7 @@ default="Tibs2001SEmax"
         'k=3 has 1 of 2 votes (kneedle); k=4: 1 (two_segment)'
         """
         check_is_fitted(self)
-        return Summary(
+        rows = Summary(
             summary(
                 self.results_["k"],
                 self.results_,
@@ -526,6 +531,9 @@ default="Tibs2001SEmax"
                 structure=getattr(self, "structure_", None),
             )
         )
+        if hasattr(self, "stability_"):
+            rows["stability"] = stability_summary(self.stability_, self.best_k_)
+        return rows
 
     def plot(self, ax=None):
         """Plot the sweep: inertia per k with its spread over restarts, the chosen k marked.
