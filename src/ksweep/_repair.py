@@ -69,10 +69,13 @@ def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], R
     budget = restart_budget(front.n_init_max, plan.n_restarts)
     n_run = np.full(k_values.shape, plan.n_restarts, dtype=np.int64)
     reasons = np.full(k_values.shape, "", dtype=object)
+    judged = (  # a mixture ranks restarts by BIC: its best need not have the least inertia
+        results.objective == "inertia"
+        and k_values.size >= 2
+        and np.all(np.isfinite(results["restart_inertia"]))
+    )
     check = (
-        suspicious_k(k_values, results["inertia"], results["restart_inertia"])
-        if (k_values.size >= 2 and np.all(np.isfinite(results["inertia"])))
-        else None
+        suspicious_k(k_values, results["inertia"], results["restart_inertia"]) if judged else None
     )
     named = [] if check is None or budget <= plan.n_restarts else check.named
     columns: dict[str, np.ndarray] = {}
@@ -102,7 +105,7 @@ def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], R
             i = int(np.flatnonzero(k_values == k)[0])
             n_run[i] = budget
             reasons[i] = check.reasons[k]
-            if new["inertia"][j] < results["inertia"][i]:
+            if new[results.objective][j] < results[results.objective][i]:
                 for name, column in columns.items():
                     column[i] = new[name][j]
                 models[k], labels[k] = again.models[k], again.labels[k]
