@@ -170,3 +170,32 @@ def test_stability_is_refused_where_resamples_cannot_be_drawn(noise):
         sweep.fit(da.from_array(noise, chunks=500))
     with pytest.raises(InvalidParameterError, match="None for partial_fit"):
         sweep.partial_fit(noise[:100])
+
+
+def test_a_dask_array_sweep_repairs_through_the_workers(monkeypatch):
+    import ksweep._repair as repair_module
+    from ksweep.convergence import suspicious_k
+
+    X = six_blobs()
+    plain = KSweep(k_range=range(2, 9), n_init=1, random_state=0, n_init_max=None)
+    plain.fit(da.from_array(X, chunks=120))
+
+    def flag_k3(k, inertia, restart_inertia=None, **kwargs):  # k=3 named, the rest as measured
+        check = suspicious_k(k, inertia, restart_inertia, **kwargs)
+        check.suspicious[1] = True
+        check.reasons.setdefault(3, "k=3: named by the test")
+        return check
+
+    monkeypatch.setattr(repair_module, "suspicious_k", flag_k3)
+    sweep = KSweep(k_range=range(2, 9), n_init=1, random_state=0, n_init_max=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnderConvergedWarning)
+        sweep.fit(da.from_array(X, chunks=120))
+    runs = dict(
+        zip(sweep.results_["k"].tolist(), sweep.results_["n_restarts_run"].tolist(), strict=True)
+    )
+    assert runs[3] == 3 and sweep.results_.engine == "dask"
+    assert sweep.results_["restarts_reason"][1].startswith("k=3: ")
+    # restart 0 is the sweep's own: the best of 3 is at least as good
+    assert sweep.results_["inertia"][1] <= plain.results_["inertia"][1] * (1 + 1e-9)
+    assert sweep.estimators_[3].cluster_centers_.shape == (3, 2)
