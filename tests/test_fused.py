@@ -16,10 +16,12 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 from tslearn.clustering import TimeSeriesKMeans
 
+import ksweep._blocks as blocks_module
 import ksweep._fused as fused_module
 import ksweep._kernels as kernels_module
 from ksweep import KSweep
-from ksweep._fused import BLOCK_BYTES, block_rows, fused_lloyd
+from ksweep._blocks import BLOCK_BYTES, block_rows
+from ksweep._fused import fused_lloyd
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def test_an_empty_cluster_takes_the_farthest_point_as_in_scikit_learn(blobs):
 
 def test_small_blocks_give_the_same_runs(blobs, monkeypatch):
     whole = fused_lloyd(blobs, [2, 5, 9], [1, 2, 3], max_iter=20, tol=1e-4)
-    monkeypatch.setattr(fused_module, "BLOCK_BYTES", 16 * 8 * 16)  # 256-row blocks: 3 blocks
+    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 16 * 8 * 16)  # 256-row blocks: 3 blocks
     assert block_rows(600, 16, 8) == 256
     blocked = fused_lloyd(blobs, [2, 5, 9], [1, 2, 3], max_iter=20, tol=1e-4)
     for a, b in zip(whole, blocked, strict=True):
@@ -258,3 +260,21 @@ def test_nan_padded_series_of_different_lengths_run_on_the_independent_engine():
     with pytest.raises(ValueError, match=re.escape("X has NaN (series of different lengths")):
         KSweep(template, k_range=[2, 3, 4], n_init=1, engine="fused").fit(X)
     assert fused_module.fused_unsupported(template, X, None).startswith("X has NaN")
+
+
+def test_nested_seeding_starts_each_k_from_a_prefix_of_its_restart_sequence(blobs):
+    from ksweep._kmeanspp import nested_trials
+
+    ks = [2, 5, 9]
+    together = fused_lloyd(blobs, ks, [7, 7, 7], max_iter=20, tol=1e-4, chains=[7, 7, 7])
+    largest = together[-1].init_centers
+    for run in together:  # every k starts from the first k centers of one sequence
+        np.testing.assert_array_equal(run.init_centers, largest[: run.k])
+    for k in ks:  # ... drawn the same whatever the other k (no dependence on the k range)
+        (alone,) = fused_lloyd(blobs, [k], [7], max_iter=20, tol=1e-4, chains=[7])
+        match = next(run for run in together if run.k == k)
+        np.testing.assert_array_equal(alone.init_centers, match.init_centers)
+        assert alone.inertia == match.inertia
+    other = fused_lloyd(blobs, [9], [8], max_iter=20, tol=1e-4, chains=[8])[0]
+    assert not np.array_equal(other.init_centers, largest)  # another chain, another draw
+    assert [nested_trials(c) for c in (1, 150, 500)] == [7, 7, 8]

@@ -88,8 +88,9 @@ def test_every_restart_is_reproducible_from_its_recorded_seed(blobs, engine):
             seed = int(results["restart_seed"][i, r])
             if engine == "independent":
                 direct = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(X).inertia_
-            else:  # the fused run alone, outside its group, from the same seed
-                (run,) = fused_lloyd(X, [k], [seed], max_iter=300, tol=1e-4)
+            else:  # the fused run alone, outside its group: its restart's nested seeding
+                assert np.all(results["restart_seed"][:, r] == seed)  # one sequence, every k
+                (run,) = fused_lloyd(X, [k], [seed], max_iter=300, tol=1e-4, chains=[seed])
                 direct = run.inertia
             assert direct == pytest.approx(results["restart_inertia"][i, r], rel=1e-12)
 
@@ -158,11 +159,17 @@ def test_same_random_state_gives_identical_results(blobs):
     np.testing.assert_array_equal(a.labels_, b.labels_)
 
 
-def test_seed_of_each_task_comes_from_seed_sequence_spawn_key(fitted):
+@pytest.mark.parametrize("engine", ["independent", "fused"])
+def test_seed_of_each_task_comes_from_seed_sequence_spawn_key(blobs, engine):
+    X, _ = blobs
+    fitted = KSweep(k_range=range(1, 9), n_init=4, random_state=0, engine=engine).fit(X)
+    assert fitted.results_.engine == engine
     seeds = fitted.results_["restart_seed"]
     for i, k in enumerate(fitted.results_["k"]):
         for r in range(seeds.shape[1]):
-            expected = np.random.SeedSequence(0, spawn_key=(int(k), r)).generate_state(1)[0]
+            # independent: one seed per (k, restart); fused: one nested sequence per restart
+            key = (int(k), r) if engine == "independent" else (0, 2**32 - 1, r, 0)
+            expected = np.random.SeedSequence(0, spawn_key=key).generate_state(1)[0]
             assert seeds[i, r] == expected
 
 

@@ -1,5 +1,6 @@
 """ksweep: parallel k-selection sweeps for clustering estimators."""
 
+from ksweep import _preload
 from ksweep._executors import SerialExecutor, available_executors, register_executor
 from ksweep._results import SweepResult
 from ksweep._selection import SelectionResult
@@ -14,6 +15,8 @@ from ksweep.exceptions import (
 )
 
 __version__ = "0.1.0"
+
+_preload.start()  # numba and the fused kernels load in the background (KSWEEP_PRELOAD=0: off)
 
 __all__ = [
     # the estimator and its results

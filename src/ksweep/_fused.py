@@ -9,6 +9,11 @@ Semantics per run are scikit-learn's Lloyd k-means:
 
 - greedy k-means++ seeding (``2 + int(log k)`` candidates per step) from the run's
   own seed, all runs advancing in lockstep so their candidates share one product;
+  or, for a sweep, nested: the runs of one restart take their first k centers from
+  one shared sequence (``chains``), so a restart's seeding costs one k-means++ to
+  its largest k instead of one per k. The first k centers of a sequence are drawn
+  the same whatever k it runs to (:func:`nested_trials`), so a run's start depends
+  on its restart's seed and its k only;
 - an iteration assigns every row to its nearest center and moves each center to
   the mean of its rows; an empty cluster takes the row farthest from its center;
 - a run stops when its labels repeat, when its centers move less than ``tol``
@@ -18,16 +23,14 @@ Semantics per run are scikit-learn's Lloyd k-means:
   exact sum of squared distances, accumulated in float64.
 
 Converged runs drop out of the product. Memory beyond X's centered copy: a
-distance block of at most :data:`BLOCK_BYTES` (rows per block = ``BLOCK_BYTES /
+distance block of at most :data:`ksweep._blocks.BLOCK_BYTES` (rows per block = ``BLOCK_BYTES /
 (Σk × itemsize)``), the labels of every run (``n_samples × runs`` int32) and,
 while seeding, ``runs × n_samples`` squared distances.
 """
 
 from __future__ import annotations
 
-import itertools
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -41,12 +44,12 @@ try:  # private to scikit-learn: what KMeans.fit stores as _n_threads
 except ImportError:  # pragma: no cover - a scikit-learn that moved it
     _openmp_effective_n_threads = None
 
+from ksweep._blocks import Split, block_rows, row_blocks
 from ksweep._families import task_params
 from ksweep._kernels import kernels, numba_available
+from ksweep._kmeanspp import seed_kmeans_plusplus
 from ksweep._threads import cpu_cores
 
-#: Upper bound on the bytes of one block of distances (rows × Σk of the group).
-BLOCK_BYTES = 32 * 2**20
 #: Centers per fused task: the restarts of a sweep are grouped so that each task holds
 #: about this many (all k of one restart at least). Enough centers make every product
 #: compute-bound, also late in the fit when only the slow runs are left; more restarts
@@ -90,65 +93,6 @@ class FusedRun:
     _last_inertia: float = field(default=float("inf"), repr=False)
 
 
-def block_rows(n_samples: int, total_k: int, itemsize: int) -> int:
-    """Rows per block so that a block of distances stays within :data:`BLOCK_BYTES`."""
-    return int(min(n_samples, max(256, BLOCK_BYTES // max(1, total_k * itemsize))))
-
-
-def _row_blocks(n_samples: int, rows: int):
-    for start in range(0, n_samples, rows):
-        yield start, min(n_samples, start + rows)
-
-
-class _Split:
-    """Run a kernel on disjoint slices of its runs in threads (the kernels release the GIL).
-
-    Each slice is computed exactly as it would be alone, so the thread count never
-    changes a result.
-    """
-
-    def __init__(self, threads: int):
-        self.threads = max(1, int(threads))
-        self.pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
-
-    def ranges(self, weights) -> list[tuple[int, int]]:
-        """Up to ``threads`` contiguous index ranges of about equal total weight."""
-        cumulative = np.cumsum(weights, dtype=np.float64)
-        if cumulative.size == 0:
-            return []
-        cuts = np.searchsorted(
-            cumulative, cumulative[-1] * np.arange(1, self.threads) / self.threads
-        )
-        bounds = np.unique(
-            np.concatenate([[0], cuts + 1, [cumulative.size]]).clip(0, cumulative.size)
-        )
-        return [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
-
-    def each(self, weights, call) -> None:
-        """``call(start, stop)`` for every range, side by side."""
-        parts = self.ranges(weights)
-        if self.pool is None or len(parts) < 2:
-            for start, stop in parts:
-                call(start, stop)
-            return
-        futures = [self.pool.submit(call, start, stop) for start, stop in parts[1:]]
-        call(*parts[0])
-        for future in futures:
-            future.result()
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-
-
-def _potentials_part(kern, G, x_sq, cand_sq, closest, cand_run, potentials, a, b) -> None:
-    kern.trial_potentials(G[a:b], x_sq, cand_sq[a:b], closest, cand_run[a:b], potentials[a:b])
-
-
-def _lower_part(kern, G, x_sq, center_sq, closest, run_of, a, b) -> None:
-    kern.lower_closest(G[a:b], x_sq, center_sq[a:b], closest, run_of[a:b])
-
-
 def _assign_part(
     kern, X, G, half_sq, offsets, sums, counts, previous, labels, changes, inertia, x_sq, a, b
 ) -> None:
@@ -166,93 +110,6 @@ def _assign_part(
         inertia[a:b],
         x_sq,
     )
-
-
-def seed_kmeans_plusplus(X, x_sq, runs: list[FusedRun], rows: int, split: _Split) -> None:
-    """Greedy k-means++ for every run, in lockstep: one product per step for all candidates.
-
-    Sets ``run.init_centers`` (rows of the centered ``X``).
-    """
-    kern = kernels()
-    n = X.shape[0]
-    # a step's products have one row per candidate, far fewer than Σk: larger blocks
-    rows = max(rows, block_rows(n, sum(2 + int(np.log(run.k)) for run in runs), X.dtype.itemsize))
-    chosen = [[int(run._rng.integers(n))] for run in runs]
-    closest = np.full((len(runs), n), np.inf, dtype=X.dtype)
-    _lower(kern, X, x_sq, closest, [c[0] for c in chosen], list(range(len(runs))), rows, split)
-    for step in range(1, max(run.k for run in runs)):
-        active = [r for r, run in enumerate(runs) if run.k > step]
-        trials = [2 + int(np.log(runs[r].k)) for r in active]
-        uniforms = np.concatenate(
-            [runs[r]._rng.uniform(size=t) for r, t in zip(active, trials, strict=True)]
-        )
-        starts = np.zeros(len(active) + 1, dtype=np.intp)
-        starts[1:] = np.cumsum(trials)
-        cand_idx = np.empty(len(uniforms), dtype=np.intp)
-        kern.draw_candidates(closest, np.asarray(active, dtype=np.intp), uniforms, starts, cand_idx)
-        cand_run_arr = np.repeat(np.asarray(active, dtype=np.intp), trials)
-        cand = cand_idx
-        potentials = np.zeros(len(cand), dtype=np.float64)
-        centers = X[cand_idx]
-        cand_sq = x_sq[cand_idx]
-        for start, stop in _row_blocks(n, rows):
-            G = centers @ X[start:stop].T
-            block_sq, block_closest = x_sq[start:stop], _columns(closest, start, stop)
-            split.each(
-                np.ones(len(cand)),
-                partial(
-                    _potentials_part,
-                    kern,
-                    G,
-                    block_sq,
-                    cand_sq,
-                    block_closest,
-                    cand_run_arr,
-                    potentials,
-                ),
-            )
-        new_idx, new_run, new_pos = [], [], []
-        position = 0
-        for r in active:
-            trials = 2 + int(np.log(runs[r].k))
-            best = position + int(np.argmin(potentials[position : position + trials]))
-            new_idx.append(int(cand_idx[best]))
-            new_run.append(r)
-            new_pos.append(best)
-            chosen[r].append(int(cand_idx[best]))
-            position += trials
-        if rows >= n:  # one block: the chosen candidates' distances are in G already
-            picked_G = np.ascontiguousarray(G[new_pos])
-            run_arr = np.asarray(new_run, dtype=np.intp)
-            split.each(
-                np.ones(len(new_pos)),
-                partial(_lower_part, kern, picked_G, x_sq, cand_sq[new_pos], closest, run_arr),
-            )
-        else:
-            _lower(kern, X, x_sq, closest, new_idx, new_run, rows, split)
-    for run, idx in zip(runs, chosen, strict=True):
-        run.init_centers = X[np.asarray(idx, dtype=np.intp)].copy()
-
-
-def _lower(kern, X, x_sq, closest, idx: list[int], run_of: list[int], rows: int, split) -> None:
-    """Lower each run's closest distances by its new center (one new center per run)."""
-    idx_arr = np.asarray(idx, dtype=np.intp)
-    run_arr = np.asarray(run_of, dtype=np.intp)
-    centers = X[idx_arr]
-    center_sq = x_sq[idx_arr]
-    for start, stop in _row_blocks(X.shape[0], rows):
-        G = centers @ X[start:stop].T
-        block_sq, block_closest = x_sq[start:stop], _columns(closest, start, stop)
-        split.each(
-            np.ones(len(idx)),
-            partial(_lower_part, kern, G, block_sq, center_sq, block_closest, run_arr),
-        )
-
-
-def _columns(array: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """Columns ``start:stop``; the array itself when that is all of it (contiguous rows
-    let the compiled loops vectorize)."""
-    return array if start == 0 and stop == array.shape[1] else array[:, start:stop]
 
 
 def lloyd_update(run: FusedRun, old, sums, counts, relocate, dtype) -> tuple[np.ndarray, float]:
@@ -295,6 +152,7 @@ def fused_lloyd(
     init_centers: list[np.ndarray] | None = None,
     threads: int = 1,
     mean_variance: float | None = None,
+    chains: list[int] | None = None,
 ) -> list[FusedRun]:
     """Fit one Lloyd k-means run per ``(k, seed)`` with shared passes over ``X``.
 
@@ -319,6 +177,10 @@ def fused_lloyd(
     mean_variance : float, optional
         X's mean feature variance (the scale of scikit-learn's ``tol``), when the
         caller has it already.
+    chains : list of int, optional
+        Nested seeding: one chain seed per run; runs with the same chain seed start
+        from the first k centers of one k-means++ sequence drawn from it (see
+        :func:`seed_kmeans_plusplus`). Without it each run seeds from its own seed.
 
     Returns
     -------
@@ -341,9 +203,11 @@ def fused_lloyd(
         for k, s in zip(ks, seeds, strict=True)
     ]
     rows = block_rows(n, sum(run.k for run in runs), Xc.dtype.itemsize)
-    split = _Split(threads)
+    split = Split(threads)
     try:
-        _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, init_centers)
+        _fit_runs(
+            Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, init_centers, chains
+        )
     finally:
         split.close()
     elapsed = time.perf_counter() - start_time
@@ -352,12 +216,14 @@ def fused_lloyd(
     return runs
 
 
-def _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, init_centers):
+def _fit_runs(
+    Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, init_centers, chains
+):
     """Seed (unless ``init_centers``), iterate, and finish every run; see ``fused_lloyd``."""
     kern = kernels()
     n = Xc.shape[0]
     if init_centers is None:
-        seed_kmeans_plusplus(Xc, x_sq, runs, rows, split)
+        seed_kmeans_plusplus(Xc, x_sq, runs, rows, split, chains)
         for run in runs:
             run.init_centers += mean
     else:
@@ -384,7 +250,7 @@ def _fit_runs(Xc, x_sq, mean, runs, rows, split, max_iter, tol_abs, stop_rule, i
         new_labels = np.empty_like(previous)
         changes = np.zeros(len(live), dtype=np.int64)
         inertia = np.zeros(len(live), dtype=np.float64)
-        for start, stop in _row_blocks(n, rows):
+        for start, stop in row_blocks(n, rows):
             G = stacked @ Xc[start:stop].T  # one row per center
             split.each(
                 [run.k for run in live],
@@ -482,6 +348,7 @@ def fit_runs(
     seeds: list[int],
     threads: int = 1,
     mean_variance: float | None = None,
+    chains: list[int] | None = None,
 ) -> list[FusedRun]:
     """The fused runs for ``template``'s k-means settings (X as the sweep validated it)."""
     params = template.get_params(deep=False)
@@ -496,6 +363,7 @@ def fit_runs(
         stop_rule="tslearn" if timeseries else "sklearn",
         threads=threads,
         mean_variance=mean_variance,
+        chains=chains,
     )
 
 

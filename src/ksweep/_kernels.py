@@ -8,11 +8,13 @@ The assignment kernel reads the products center by center, vectorized over rows.
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 
 import numpy as np
 
 _KERNELS: list[SimpleNamespace] = []
+_BUILDING = threading.Lock()
 #: The compiled ``_nearest_in_run`` (set by :func:`kernels`). A module global, not a
 #: closure variable: numba keys its disk cache on a kernel's closure, and a closure
 #: holding a compiled function differs in every process (the kernel would never load).
@@ -53,9 +55,16 @@ def numba_available() -> bool:
 
 def kernels() -> SimpleNamespace:
     """The compiled kernels, built once per process (numba caches them on disk)."""
-    global nearest_in_run
     if _KERNELS:
         return _KERNELS[0]
+    with _BUILDING:  # one thread builds them (the background load of ``_preload``)
+        if not _KERNELS:
+            _build()
+    return _KERNELS[0]
+
+
+def _build() -> None:
+    global nearest_in_run
     try:
         import numba
     except ImportError as exc:
@@ -233,4 +242,3 @@ def kernels() -> SimpleNamespace:
             exact_inertia=exact_inertia,
         )
     )
-    return _KERNELS[0]

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ksweep._fused import FusedRun, block_rows, fused_lloyd, lloyd_update
+from ksweep._blocks import block_rows
+from ksweep._fused import FusedRun, fused_lloyd, lloyd_update
 from ksweep._kernels import kernels
 from ksweep._seeding import draw_seed
 

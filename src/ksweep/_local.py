@@ -70,11 +70,15 @@ def _fused_groups(plan: list) -> dict[tuple[int, int], list]:
 
 
 def _group_tasks(template, handles: dict, groups: dict, threads, family):
-    """Fused-engine tasks, one per group of :func:`_fused_groups`."""
+    """Fused-engine tasks, one per group of :func:`_fused_groups`.
+
+    Runs with the same seed (every k of a restart, in a nested plan) share one
+    nested k-means++ sequence.
+    """
     for (index, _), members in groups.items():
         keys, ks, seeds = (list(column) for column in zip(*members, strict=True))
         restarts = tuple(sorted({key[1] for key in keys}))
-        args = (template, handles[index], keys, ks, seeds, threads, family)
+        args = (template, handles[index], keys, ks, seeds, threads, family, seeds)
         yield ("fused", index, restarts, tuple(ks)), run_fused_group, args
 
 
@@ -208,7 +212,13 @@ class LocalRunner(Runner):
 
     def plan(self) -> Plan:
         """Every (k, restart), and its fit on each gap reference data set."""
-        return Plan(self.k_values, self.n_restarts, self.entropy, len(self.datasets) - 1)
+        return Plan(
+            self.k_values,
+            self.n_restarts,
+            self.entropy,
+            len(self.datasets) - 1,
+            nested=self.engine == "fused",
+        )
 
     def _identity(self, memory: dict | None) -> dict:
         """What the tasks' results depend on, apart from k, restart and seed.

@@ -31,7 +31,7 @@ fed the same batches, up to float rounding:
   inertia (``labels_``, ``inertia_``), as scikit-learn sets them after each step.
 
 Threads: the rows of a batch are cut into blocks of a size fixed by the number of
-centers and the dtype; threads take disjoint ranges of blocks (``_fused._Split``),
+centers and the dtype; threads take disjoint ranges of blocks (``_blocks.Split``),
 each block computes its own partial sums, and the partial sums are added in block
 order, so the thread count never changes a bit of the result. BLAS runs with one
 thread (the caller caps it).
@@ -48,7 +48,7 @@ import numpy as np
 from sklearn.cluster import MiniBatchKMeans, kmeans_plusplus
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-from ksweep._fused import _Split
+from ksweep._blocks import Split as _Split
 from ksweep._kernels import kernels, numba_available
 
 #: Upper bound on the bytes of one block of products (rows × Σk × itemsize): small enough
@@ -378,11 +378,24 @@ class FusedMiniBatch:
         return inertia.sum(axis=0)
 
     def _each(self, threads: int, weights: list[int], work) -> None:
-        split = _Split(threads)
-        try:
-            split.each(weights, work)
-        finally:
-            split.close()
+        """``work`` over ranges of ``weights`` in ``threads`` threads: a pool kept from
+        batch to batch (a stream calls this several times per batch)."""
+        split = self.__dict__.get("_split")
+        if split is None or split.threads != max(1, int(threads)):
+            if split is not None:
+                split.close()
+            split = self.__dict__["_split"] = _Split(threads)
+        split.each(weights, work)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_split", None)  # threads do not pickle; the next batch starts new ones
+        return state
+
+    def __del__(self) -> None:
+        split = self.__dict__.get("_split")
+        if split is not None:
+            split.close(wait=False)
 
     # -- as scikit-learn estimators -------------------------------------------------
 

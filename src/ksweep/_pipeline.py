@@ -27,7 +27,7 @@ import numpy as np
 
 from ksweep._choosing import choose_k
 from ksweep._results import SweepResult, restart_rank
-from ksweep._seeding import reference_key, seed_of, task_key, task_seeds
+from ksweep._seeding import chain_key, reference_key, seed_of, task_key, task_seeds
 from ksweep._tasks import TaskRecord
 from ksweep.exceptions import NonMonotonicWarning
 
@@ -84,16 +84,24 @@ class Plan:
         The root of every seed (see ``ksweep._seeding``).
     n_references : int, default=0
         Gap statistic reference data sets; each ``(k, restart)`` is fitted on each.
+    nested : bool, default=False
+        Every k of a restart gets the same seed, that of the restart's nested
+        k-means++ sequence (``chain_key``), from which the fused engine seeds them all.
+        Otherwise each ``(k, restart)`` has its own seed (``task_key``).
     """
 
     k_values: np.ndarray
     n_restarts: int
     entropy: int
     n_references: int = 0
+    nested: bool = False
 
     @cached_property
     def seeds(self) -> np.ndarray:
         """The seed of each ``(k, restart)``, shape ``(n_k, n_restarts)``."""
+        if self.nested:
+            chains = [seed_of(self.entropy, chain_key(r)) for r in range(self.n_restarts)]
+            return np.tile(np.asarray(chains, dtype=np.int64), (len(self.k_values), 1))
         return task_seeds(self.entropy, self.k_values, self.n_restarts)
 
     @cached_property
@@ -106,7 +114,8 @@ class Plan:
                 tasks.append(Task(task_key(k, r), 0, int(k), int(self.seeds[i, r])))
                 for b in range(1, self.n_references + 1):
                     key = reference_key(k, r, b)
-                    tasks.append(Task(key, b, int(k), seed_of(self.entropy, key)))
+                    seed_key = chain_key(r, b) if self.nested else key
+                    tasks.append(Task(key, b, int(k), seed_of(self.entropy, seed_key)))
         return tasks
 
     @property

@@ -1,7 +1,7 @@
 """``KSweep(stability=B)``: the sweep again on B subsamples, and how often each k is chosen.
 
 Each resample keeps 80% of the rows (:func:`ksweep.stability.resample_indices`,
-seeded under :data:`STABILITY_KEY`) and is swept like the data: a clone of the
+seeded under :data:`ksweep._seeding.STABILITY_KEY`) and is swept like the data: a clone of the
 sweep (same estimator, engine, executor, ``k_range``, ``n_init`` and selection;
 no repair, no checkpoint) with its own seed. Each resample's best clustering per
 k labels its rows; :func:`ksweep.stability.resample_stability` then gives per k
@@ -17,13 +17,11 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from ksweep._seeding import seed_of, spawn
+from ksweep._seeding import STABILITY_KEY, seed_of, spawn
 from ksweep._selection import SelectionResult
 from ksweep._validation import param_error
 from ksweep.stability import StabilityResult, resample_indices, resample_stability
 
-#: Spawn key of the resamples; resample b's sweep is seeded with key ``(3, b)``.
-STABILITY_KEY = (3,)
 #: The share of rows each resample keeps.
 FRACTION = 0.8
 
@@ -47,7 +45,7 @@ def resampled_stability(front: Any, X: Any, entropy: int) -> StabilityResult:
             front.stability,
         )
     indices = resample_indices(
-        X.shape[0], n_resamples, fraction=FRACTION, random_state=spawn(entropy, STABILITY_KEY)
+        X.shape[0], n_resamples, fraction=FRACTION, random_state=spawn(entropy, (*STABILITY_KEY, 0))
     )
     labels: list[list[np.ndarray]] = [[] for _ in k_values]
     chosen = []
@@ -57,7 +55,7 @@ def resampled_stability(front: Any, X: Any, entropy: int) -> StabilityResult:
             n_init_max=None,
             checkpoint=None,
             progress=False,
-            random_state=seed_of(entropy, (*STABILITY_KEY, b)),
+            random_state=seed_of(entropy, (*STABILITY_KEY, 1, b)),
         )
         part = X[rows]
         with warnings.catch_warnings():

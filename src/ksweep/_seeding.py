@@ -15,8 +15,13 @@ changes every result that reads it), so they are written down here, once.
   never samples for seeding, so the two never meet);
 - :data:`STRUCTURE_KEY` ``(2,)``: the rows and reference data sets of the default
   selection's no-structure test (:mod:`ksweep._structure_check`);
+- ``(*STABILITY_KEY, 0)`` and ``(*STABILITY_KEY, 1, b)``: the rows of the resamples of
+  ``KSweep(stability=B)`` and the root seed of resample b's sweep (:mod:`ksweep._resampling`);
 - ``(j,)`` under a run's own seed: the j-th k-means++ draw of that run on a dask
-  array's sample (:func:`draw_seed`).
+  array's sample (:func:`draw_seed`);
+- ``(*CHAIN_KEY, restart, b)``: the nested k-means++ sequence that every k of
+  ``restart`` on data set ``b`` (0 is X) starts from on the fused engine
+  (:func:`chain_key`; a child of ``(0,)`` no reference draw reaches).
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ SAMPLE_KEY = (1,)
 HOLDOUT_KEY = (1,)
 #: Spawn key of the no-structure test's sample and reference data sets.
 STRUCTURE_KEY = (2,)
+#: Prefix of the spawn keys of ``stability`` resamples (no k reaches it).
+STABILITY_KEY = (2**32 - 2,)
+#: Prefix of the spawn keys of the fused engine's nested k-means++ sequences.
+CHAIN_KEY = (0, 2**32 - 1)
 
 
 def seed_entropy(random_state: Any) -> int:
@@ -90,6 +99,11 @@ def task_seeds(entropy: int, k_values: np.ndarray, n_restarts: int) -> np.ndarra
         [[seed_of(entropy, task_key(k, r)) for r in range(n_restarts)] for k in k_values],
         dtype=np.int64,
     )
+
+
+def chain_key(restart: int, dataset: int = 0) -> tuple[int, ...]:
+    """The spawn key of restart ``restart``'s nested k-means++ sequence on data set ``dataset``."""
+    return (*CHAIN_KEY, int(restart), int(dataset))
 
 
 def draw_seed(run_seed: int, draw: int) -> int:

@@ -106,14 +106,24 @@ def run_fused_group(
     seeds: list[int],
     threads: int | None,
     family: Family,
+    chains: list[int] | None = None,
 ) -> dict[tuple, TaskRecord]:
-    """What a worker runs for the fused engine: one group of runs, a record per key."""
+    """What a worker runs for the fused engine: one group of runs, a record per key.
+
+    ``chains``: the nested k-means++ sequence of each run (see ``fused_lloyd``).
+    """
     X = resolve_data(data)
     limits = capped_threads(threads) if threads is not None else contextlib.nullcontext()
     mean_variance = None if X.ndim == 3 else float(np.mean(np.var(X, axis=0)))
     with limits:
         runs = fit_runs(
-            template, X, ks, seeds, cpu_cores() if threads is None else threads, mean_variance
+            template,
+            X,
+            ks,
+            seeds,
+            cpu_cores() if threads is None else threads,
+            mean_variance,
+            chains,
         )
     records = {}
     for key, run in zip(keys, runs, strict=True):
