@@ -87,7 +87,7 @@ def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], R
             n_init_max=None,
             random_state=plan.entropy,
             selection="kneedle",
-            scoring=front._scoring() or None,
+            scoring=tuple(name for name in front._scoring() if name != "gap") or None,
             stability=None,
             checkpoint=None,
             progress=False,
@@ -106,8 +106,12 @@ def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], R
             n_run[i] = budget
             reasons[i] = check.reasons[k]
             if new[results.objective][j] < results[results.objective][i]:
+                if "gap" in results:  # same references: the gap moves with log W of X
+                    gap = columns.setdefault("gap", np.array(results["gap"], copy=True))
+                    gap[i] += np.log(results["inertia"][i]) - np.log(new["inertia"][j])
                 for name, column in columns.items():
-                    column[i] = new[name][j]
+                    if name != "gap":
+                        column[i] = new[name][j]
                 models[k], labels[k] = again.models[k], again.labels[k]
         inertia = columns["inertia"]
         columns["non_monotonic"] = np.r_[False, inertia[1:] > inertia[:-1]]
