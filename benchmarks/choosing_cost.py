@@ -2,10 +2,10 @@
 
 Seed-000 workload (11,346 x 100 float32, k = 3..49, max_iter=10, as in benchmarks/fused.py),
 ``KSweep(KMeans(max_iter=10), k_range=range(3, 50), n_init=...)``: the defaults first
-(``selection="auto"``, ``n_init_max="auto"``), then the checks off one at a time, then both off
-(the defaults before them: ``selection="kneedle"``, ``n_init_max=None``), interleaved over
-``--repeats`` rounds; the median seconds, the ratio to the checks-off row, the k chosen and the
-k repaired. Then the no-structure test alone.
+(``selection="auto"``), with the repair on (``n_init_max="auto"``), the structure test off,
+then both off (the defaults before them: ``selection="kneedle"``, ``n_init_max=None``),
+interleaved over ``--repeats`` rounds; the median seconds, the ratio to the checks-off row,
+the k chosen and the k repaired. Then the no-structure test alone.
 
 Run:  python benchmarks/choosing_cost.py [--n-init 1] [--repeats 3] [--quick]
 """
@@ -24,8 +24,8 @@ from ksweep import KSweep
 from ksweep._structure_check import check_structure
 
 ROWS = {
-    "defaults (auto + n_init_max='auto')": {},
-    "no repair (n_init_max=None)": {"n_init_max": None},
+    "defaults (selection='auto')": {},
+    "with repair (n_init_max='auto')": {"n_init_max": "auto"},
     "no structure test (selection='kneedle')": {"selection": "kneedle"},
     "both off (the previous defaults)": {"selection": "kneedle", "n_init_max": None},
 }

@@ -175,14 +175,16 @@ default="Tibs2001SEmax"
         ``benchmarks/selection_accuracy.py``.
     gap_se_factor : float, default=1.0
         R's ``SE.factor``: how many standard errors the gap's SE rules allow.
-    n_init_max : "auto", int or None, default="auto"
+    n_init_max : "auto", int or None, default=None
         Restarts for a k that looks stuck in a poor local optimum
         (:func:`ksweep.convergence.suspicious_k`: its best inertia breaks the
         convexity of the inertia curve, or its restarts spread widely with a
         best reached once). Each such k is swept again with ``n_init_max``
         restarts (its first ``n_init`` are the sweep's own, reused in memory)
         through the same engine, and keeps a better fit. "auto" means
-        ``max(2 * n_init, 4)``; None turns the repair off. In memory and for dask
+        ``max(2 * n_init, 4)``; None (default) turns the repair off (with it,
+        ``inertia`` can be below every ``restart_inertia``, which keep the first
+        ``n_init`` restarts). In memory and for dask
         arrays (not for streams). ``results_["n_restarts_run"]`` and
         ``results_["restarts_reason"]`` record it; a k still suspicious after
         its restarts is named in an :class:`~ksweep.exceptions.UnderConvergedWarning`.
@@ -260,7 +262,7 @@ default="Tibs2001SEmax"
         score_func=None,
         checkpoint=None,
         checkpoint_overwrite=False,
-        n_init_max="auto",
+        n_init_max=None,
         stability=None,
     ):
         self.estimator = estimator
