@@ -86,6 +86,7 @@ def test_every_selection_picks_the_four_blobs(blobs, selection):
 def test_summary_shows_every_method_side_by_side(scored):
     summary = scored.summary()
     assert list(summary) == [
+        "auto",  # the default selection (its no-structure test found structure); no vote
         "kneedle",
         "two_segment",
         "silhouette",
@@ -98,7 +99,7 @@ def test_summary_shows_every_method_side_by_side(scored):
     assert summary.chosen()["gap"] == 4
     table = str(summary).splitlines()
     assert table[0].split() == ["method", "k", "reason"]
-    assert len(table) == 8 and all(line.split()[1] == "4" for line in table[1:])
+    assert len(table) == 9 and all(line.split()[1] == "4" for line in table[1:])
     # the vote row shows the tally: all six methods chose 4
     assert summary["vote"].reason == (
         "k=4 has 6 of 6 votes (kneedle, two_segment, silhouette, calinski_harabasz, "

@@ -48,7 +48,7 @@ def test_default_k_range_is_an_immutable_range():
         "engine": "auto",
         "inner_threads": "auto",
         "progress": False,
-        "selection": "kneedle",
+        "selection": "auto",
         "elbow_scale": "auto",
         "scoring": None,
         "silhouette_sample": 10_000,
@@ -60,6 +60,8 @@ def test_default_k_range_is_an_immutable_range():
         "score_func": None,
         "checkpoint": None,
         "checkpoint_overwrite": False,
+        "n_init_max": None,
+        "stability": None,
     }
     assert type(sweep.k_range) is range
     assert clone(sweep).k_range == range(2, 11)

@@ -166,7 +166,7 @@ def test_a_first_batch_one_row_larger_than_the_largest_k_gives_results():
     [
         (
             {"selection": "silhouette"},
-            "The 'selection' parameter of KSweep must be 'kneedle', 'two_segment' or a "
+            "The 'selection' parameter of KSweep must be 'auto', 'kneedle', 'two_segment' or a "
             "callable for partial_fit (the criteria need the whole data set at once). "
             "Got 'silhouette' instead.",
         ),

@@ -44,6 +44,8 @@ OUT_OF_RANGE = {
     "gap_reference": "gaussian",
     "gap_rule": "firstSE",
     "gap_se_factor": -1.0,
+    "n_init_max": 0,
+    "stability": 1,
 }
 TYPE_ONLY = {"progress", "score_func", "checkpoint", "checkpoint_overwrite"}
 SPARK_OUT_OF_RANGE = {

@@ -22,7 +22,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
-from ksweep import InvalidParameterError, SweepResult, SweepTaskError
+from ksweep import InvalidParameterError, NoStructureWarning, SweepResult, SweepTaskError
 from ksweep._seeding import seed_entropy, task_seeds
 from ksweep.spark import SparkKSweep, assemble_features
 
@@ -128,10 +128,13 @@ def test_training_cost_of_every_restart_equals_a_direct_mllib_fit_with_its_seed(
 
 def test_the_sweep_picks_the_true_k_on_well_separated_blobs(blob_sweep):
     assert blob_sweep.best_k_ == TRUE_K
-    assert blob_sweep.elbow_.method == "kneedle"
+    assert blob_sweep.elbow_.method == "auto"  # the default: kneedle, as there is structure
+    assert blob_sweep.elbow_.details["method_result"].method == "kneedle"
+    assert not blob_sweep.structure_.no_structure
     assert blob_sweep.elbow_.k == TRUE_K
     chosen = blob_sweep.summary().chosen()
     assert chosen == {
+        "auto": TRUE_K,
         "kneedle": TRUE_K,
         "two_segment": TRUE_K,
         "silhouette": TRUE_K,
@@ -146,6 +149,15 @@ def test_the_sweep_picks_the_true_k_on_well_separated_blobs(blob_sweep):
     assert blob_sweep.cluster_centers_.shape == (TRUE_K, 3)
     assert blob_sweep.n_features_in_ == 3
     assert blob_sweep.n_rows_ == 600
+
+
+def test_the_default_warns_that_uniform_noise_has_no_structure(uniform):
+    # Spark cannot sweep k=1, so "no structure" is a warning and kneedle's k stays
+    sweep = SparkKSweep(k_range=range(2, 8), random_state=0)
+    with pytest.warns(NoStructureWarning, match="no cluster structure .*k=1 is not in k_range"):
+        sweep.fit(uniform)
+    assert sweep.structure_.no_structure and sweep.structure_.n_references == 10
+    assert sweep.summary()["auto"].reason.startswith("no structure: gap(1) = ")
 
 
 def test_silhouette_equals_clustering_evaluator_on_the_best_model_of_each_k(blobs, blob_sweep):
@@ -259,7 +271,7 @@ def test_a_failing_fit_names_its_k_and_restart_and_keeps_finished_fits(spark, un
         ({"selection": "gap"}, "The 'selection' parameter of SparkKSweep must be a str among"),
         ({"scoring": ("gap",)}, "The 'scoring' parameter of SparkKSweep must be a tuple of str"),
         ({"n_init": 0}, "The 'n_init' parameter of SparkKSweep must be an int in the range"),
-        ({"k_range": [2, 3]}, "must be at least 3 values long for selection='kneedle'"),
+        ({"k_range": [2, 3]}, "must be at least 3 values long for selection='auto'"),
         ({"k_range": range(2, 600)}, r"must be made of ints <= the number of rows \(400\)"),
     ],
 )

@@ -161,6 +161,7 @@ def test_the_default_sweep_is_fused_and_chooses_the_true_k_on_blobs(blobs):
     assert sweep.results_.engine == "spark-fused"
     assert sweep.best_k_ == TRUE_K
     assert sweep.summary().chosen() == {
+        "auto": TRUE_K,
         "kneedle": TRUE_K,
         "two_segment": TRUE_K,
         "silhouette": TRUE_K,

@@ -98,7 +98,9 @@ def test_every_restart_is_reproducible_from_its_recorded_seed(blobs, engine):
 def test_fitted_attributes_come_from_the_chosen_model(fitted):
     assert fitted.best_k_ == 4
     assert fitted.best_estimator_ is fitted.estimators_[4]
-    assert fitted.elbow_.method == "kneedle" and fitted.elbow_.k == 4
+    assert fitted.elbow_.method == "auto" and fitted.elbow_.k == 4
+    assert fitted.elbow_.details["method_result"].method == "kneedle"
+    assert not fitted.structure_.no_structure
     np.testing.assert_array_equal(fitted.labels_, fitted.best_estimator_.labels_)
     np.testing.assert_array_equal(fitted.cluster_centers_, fitted.best_estimator_.cluster_centers_)
     assert fitted.cluster_centers_.shape == (4, 2)
@@ -431,7 +433,8 @@ def test_selection_returning_an_unfitted_k_is_an_error(blobs):
 def test_no_elbow_warns_and_falls_back_to_the_largest_k():
     # evenly spaced points on a line: inertia falls without any elbow in k = 2..4
     X = np.arange(40, dtype=float).reshape(-1, 1)
-    sweep = KSweep(k_range=[2, 3, 4], n_init=2, random_state=0)
+    # kneedle itself (the default "auto" also finds no structure here and says so)
+    sweep = KSweep(k_range=[2, 3, 4], n_init=2, random_state=0, selection="kneedle")
     with pytest.warns(NoElbowWarning, match=r"chose no k \(no knee found.*using the largest k=4"):
         sweep.fit(X)
     assert sweep.elbow_.k is None
@@ -493,7 +496,7 @@ X_SMALL = np.random.default_rng(0).normal(size=(20, 3))
         (
             {"k_range": [2, 3]},
             "The 'k_range' parameter of KSweep must be at least 3 values long for "
-            "selection='kneedle'. Got [2, 3] instead.",
+            "selection='auto'. Got [2, 3] instead.",
         ),
         (
             {"k_range": [2, 3, 4], "selection": "two_segment"},
@@ -516,7 +519,7 @@ X_SMALL = np.random.default_rng(0).normal(size=(20, 3))
         ),
         (
             {"selection": "elbow"},
-            "The 'selection' parameter of KSweep must be a str among {'kneedle', "
+            "The 'selection' parameter of KSweep must be a str among {'auto', 'kneedle', "
             "'two_segment', 'silhouette', 'calinski_harabasz', 'davies_bouldin', 'gap', 'bic', "
             "'vote'} or a callable. Got 'elbow' instead.",
         ),

@@ -9,6 +9,7 @@ from ksweep.elbow import kneedle, two_segment
 from ksweep.exceptions import (
     InvalidParameterError,
     NoElbowWarning,
+    NoStructureWarning,
     SweepInterrupted,
     SweepTaskError,
 )
@@ -32,6 +33,7 @@ __all__ = [
     # errors and warnings
     "InvalidParameterError",
     "NoElbowWarning",
+    "NoStructureWarning",
     "SweepInterrupted",
     "SweepTaskError",
 ]

@@ -15,11 +15,13 @@ from ksweep.consensus import vote
 from ksweep.criteria import CRITERIA, DEFAULT_SILHOUETTE_SAMPLE, select_min, silhouette
 from ksweep.elbow import kneedle, two_segment
 from ksweep.gap import gap_statistic
+from ksweep.structure import StructureTest, select_unless_no_structure
 
 #: Elbow detectors, applied to the best inertia per k.
 ELBOW_METHODS = {"kneedle": kneedle, "two_segment": two_segment}
 #: Every selection name KSweep accepts, in the order summary() reports them.
 SELECTION_NAMES = (
+    "auto",
     "kneedle",
     "two_segment",
     "silhouette",
@@ -33,6 +35,7 @@ SELECTION_NAMES = (
 SCORING_NAMES = (*CRITERIA, "gap")
 #: The fewest k values each named method can choose from.
 MIN_POINTS = {
+    "auto": 3,
     "kneedle": 3,
     "two_segment": 4,
     "gap": 2,
@@ -141,7 +144,8 @@ def gap_columns(results: Mapping, reference_log_inertia: np.ndarray) -> dict[str
 
 def _scaled_inertia(results: Mapping, method: str, elbow_scale: str) -> tuple[np.ndarray, str]:
     inertia = np.asarray(results["inertia"], dtype=np.float64)
-    scale = ("log" if method == "kneedle" else "linear") if elbow_scale == "auto" else elbow_scale
+    log_default = method in ("kneedle", "auto")
+    scale = ("log" if log_default else "linear") if elbow_scale == "auto" else elbow_scale
     if scale == "log" and not np.all(inertia > 0):
         scale = "linear"
     return (np.log(inertia) if scale == "log" else inertia), scale
@@ -149,7 +153,12 @@ def _scaled_inertia(results: Mapping, method: str, elbow_scale: str) -> tuple[np
 
 #: The per-k columns each named method reads, where NaN means a failed score (not
 #: "undefined at this k", as for the criteria below their smallest k).
-_CURVE_COLUMNS = {"kneedle": ("inertia",), "two_segment": ("inertia",), "gap": ("inertia",)}
+_CURVE_COLUMNS = {
+    "kneedle": ("inertia",),
+    "two_segment": ("inertia",),
+    "gap": ("inertia",),
+    "auto": ("inertia",),
+}
 _CURVE_COLUMNS["bic"] = ("bic",)
 
 
@@ -181,12 +190,14 @@ def select_by_name(
     gap_rule: str = DEFAULT_GAP_RULE,
     gap_se_factor: float = 1.0,
     stacklevel: int | None = None,
+    structure: StructureTest | str | None = None,
 ) -> SelectionResult:
     """Run the selection method ``name`` on a sweep's results.
 
     k values whose score is NaN or infinite (a fit that failed to score) are left
     out of the curve by name, with a ``NaNScoreWarning`` listing them when
     ``stacklevel`` is given, so that one bad k never discards the others.
+    ``structure`` is the no-structure test ``"auto"`` reads (or why it did not run).
     """
     mask = scored_rows(name, k, results)
     if mask.any() and not mask.all():  # with none scored, the method says why it fails
@@ -202,6 +213,8 @@ def select_by_name(
                 stacklevel=stacklevel + 1,
             )
         k, results = k[mask], _rows(results, mask)
+    if name == "auto":
+        return select_auto(k, results, elbow_scale, structure)
     if name == "vote":
         voters = summary(
             k, results, elbow_scale, gap_rule=gap_rule, gap_se_factor=gap_se_factor, with_vote=False
@@ -232,6 +245,31 @@ def select_by_name(
     return CRITERIA[name].select(k, results[name])
 
 
+def select_auto(
+    k: np.ndarray, results: Mapping, elbow_scale: str, structure: StructureTest | str | None
+) -> SelectionResult:
+    """The default selection: kneedle on the best inertia unless the data show no structure.
+
+    With a :class:`~ksweep.structure.StructureTest`,
+    :func:`~ksweep.structure.select_unless_no_structure`; else kneedle, its reason
+    saying why the test did not run.
+    """
+
+    def elbow(k_in, inertia):
+        return select_by_name("kneedle", np.asarray(k_in), results, elbow_scale)
+
+    if isinstance(structure, StructureTest):
+        return select_unless_no_structure(k, results["inertia"], structure, method=elbow)
+    inner = elbow(k, results["inertia"])
+    why = structure or "no-structure test not run"
+    return dataclasses.replace(
+        inner,
+        method="auto",
+        reason=f"{why}; {inner.reason}",
+        details={"no_structure": None, "method_result": inner},
+    )
+
+
 def summary(
     k: np.ndarray,
     results: Mapping,
@@ -240,15 +278,19 @@ def summary(
     gap_rule: str = DEFAULT_GAP_RULE,
     gap_se_factor: float = 1.0,
     with_vote: bool = True,
+    structure: StructureTest | str | None = None,
 ) -> dict[str, SelectionResult]:
     """What every applicable method chooses on these results, by name.
 
-    The last entry, ``"vote"``, is the tally of the others' choices (left out with
-    ``with_vote=False``).
+    ``"auto"`` comes first when ``structure`` (its no-structure test, or why it did
+    not run) is given, and does not vote. The last entry, ``"vote"``, is the
+    tally of the others' choices (left out with ``with_vote=False``).
     """
     out: dict[str, SelectionResult] = {}
+    if structure is not None and k.size >= MIN_POINTS["auto"]:
+        out["auto"] = select_auto(k.copy(), results, elbow_scale, structure)
     for name in SELECTION_NAMES:
-        if name == "vote" or (name not in ELBOW_METHODS and name not in results):
+        if name in ("vote", "auto") or (name not in ELBOW_METHODS and name not in results):
             continue
         if k.size < MIN_POINTS[name]:
             continue
@@ -258,8 +300,9 @@ def summary(
             )
         except ValueError as exc:
             out[name] = SelectionResult.no_choice(name, k, f"no k: {exc}")
-    if with_vote and out:
-        out["vote"] = vote(out, candidates=k)
+    voters = {name: result for name, result in out.items() if name != "auto"}
+    if with_vote and voters:
+        out["vote"] = vote(voters, candidates=k)
     return out
 
 
@@ -273,6 +316,7 @@ def choose_k(
     stacklevel: int,
     gap_rule: str = DEFAULT_GAP_RULE,
     gap_se_factor: float = 1.0,
+    structure: StructureTest | str | None = None,
 ) -> tuple[Any, int]:
     """Run ``selection`` (a name or a callable) and return ``(result, chosen k)``.
 
@@ -296,9 +340,21 @@ def choose_k(
                 gap_rule=gap_rule,
                 gap_se_factor=gap_se_factor,
                 stacklevel=stacklevel + 1,
+                structure=structure,
             )
         except ValueError as exc:
             result = SelectionResult.no_choice(name, k_values, f"selection failed: {exc}")
+        test = (result.details or {}).get("no_structure") if name == "auto" else None
+        if isinstance(test, StructureTest) and test.no_structure and result.k != 1:
+            from ksweep.exceptions import NoStructureWarning
+
+            warnings.warn(
+                f"The data show no cluster structure ({test.reason}), and k=1 is not in "
+                "k_range: reporting the elbow's k anyway. Add 1 to k_range to "
+                "let the sweep answer k=1.",
+                NoStructureWarning,
+                stacklevel=stacklevel,
+            )
     else:  # a user's callable: its errors are its own and propagate
         result = selection(k_values.copy(), results)
         if result is None:

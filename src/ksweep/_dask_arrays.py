@@ -31,7 +31,8 @@ from ksweep._lloyd import (
     seed_from_sample,
 )
 from ksweep._pipeline import Plan, Runner
-from ksweep._seeding import SAMPLE_KEY, seed_entropy, spawn
+from ksweep._seeding import SAMPLE_KEY, STRUCTURE_KEY, seed_entropy, spawn
+from ksweep._structure_check import STRUCTURE_ROWS
 from ksweep._tasks import TaskRecord
 from ksweep._validation import check_k_range, param_error, validate_estimator_params
 from ksweep.exceptions import SweepTaskError
@@ -203,6 +204,7 @@ class DaskArrayRunner(Runner):
             ("checkpoint", sweep.checkpoint is not None),
             ("score_func", sweep.score_func is not None),
             ("scoring", bool(sweep._scoring())),
+            ("stability", getattr(sweep, "stability", None) is not None),
         ):
             if wrong:
                 value = getattr(sweep, name)
@@ -216,7 +218,29 @@ class DaskArrayRunner(Runner):
         self.input_attrs = {"n_features_in_": self.X.shape[1]}
 
     def plan(self) -> Plan:
-        return Plan(self.k_values, self.sweep.n_init, seed_entropy(self.sweep.random_state))
+        self.entropy = seed_entropy(self.sweep.random_state)
+        return Plan(self.k_values, self.sweep.n_init, self.entropy)
+
+    reruns = True
+
+    def rerun(self, sweep: Any) -> DaskArrayRunner:
+        """The same dask array for ``sweep``."""
+        return DaskArrayRunner(sweep, self.X)
+
+    def structure_rows(self):
+        """A uniform sample of the rows (computed) and the bounding box (one pass)."""
+        import dask
+
+        blocks = [  # chunks without rows have no bounds
+            block
+            for block, rows in zip(
+                self.X.to_delayed().ravel().tolist(), self.X.chunks[0], strict=True
+            )
+            if rows > 0
+        ]
+        bounds = np.asarray(dask.compute(*[dask.delayed(_bounds)(block) for block in blocks]))
+        sample = sample_rows(self.X, STRUCTURE_ROWS, spawn(self.entropy, STRUCTURE_KEY))
+        return sample, bounds[:, 0].min(axis=0), bounds[:, 1].max(axis=0)
 
     def run(self, plan: Plan) -> dict[tuple, TaskRecord]:
         params = self.template.get_params(deep=False)
@@ -275,6 +299,12 @@ def _lost_work(template, plan: Plan, keys: list, exc: BaseException) -> SweepTas
         completed=[],
         in_flight=keys,
     )
+
+
+def _bounds(block) -> np.ndarray:
+    """The feature-wise minimum and maximum of one chunk, shape (2, n_features)."""
+    block = np.asarray(block)
+    return np.stack([block.min(axis=0), block.max(axis=0)])
 
 
 def _shippable(model):

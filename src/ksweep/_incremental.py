@@ -70,7 +70,7 @@ HOLDOUT_SPAWN_KEY = HOLDOUT_KEY
 #: Parameters that must not change between the partial_fit calls of one stream.
 STREAM_PARAMS = ("estimator", "k_range", "n_init", "random_state", "score_func", "engine")
 #: Selection methods that read only the inertia per k (criteria need the whole data set).
-INCREMENTAL_SELECTIONS = ("kneedle", "two_segment")
+INCREMENTAL_SELECTIONS = ("auto", "kneedle", "two_segment")
 
 
 def not_incremental(estimator: Any, owner: str) -> str | None:
@@ -129,7 +129,7 @@ def check_stream_params(sweep: Any) -> None:
         raise param_error(
             "selection",
             owner,
-            "'kneedle', 'two_segment' or a callable for partial_fit (the criteria need the "
+            "'auto', 'kneedle', 'two_segment' or a callable for partial_fit (the criteria need the "
             "whole data set at once)",
             sweep.selection,
         )
@@ -139,6 +139,13 @@ def check_stream_params(sweep: Any) -> None:
             owner,
             "None for partial_fit (the criteria need the whole data set at once)",
             sweep.scoring,
+        )
+    if sweep.stability is not None:
+        raise param_error(
+            "stability",
+            owner,
+            "None for partial_fit (resamples need the whole data set at once)",
+            sweep.stability,
         )
     if sweep.checkpoint is not None:
         raise param_error(
@@ -438,10 +445,15 @@ class IncrementalSweep(Runner):
             "n_trained": np.full(n_k, self.n_trained, dtype=np.int64),
         }
 
+    def structure_rows(self):
+        """The held-back rows and their bounding box (the stream's only rows at hand)."""
+        rows = self.holdout.rows
+        return rows, rows.min(axis=0), rows.max(axis=0)
+
 
 _FITTED = (
     "results_", "best_k_", "best_estimator_", "estimators_", "elbow_", "labels_",
-    "cluster_centers_", "n_features_in_", "feature_names_in_",
+    "cluster_centers_", "n_features_in_", "feature_names_in_", "structure_",
 )  # fmt: skip
 
 

@@ -34,6 +34,7 @@ from ksweep._families import check_precomputed, family_of
 from ksweep._fused import GROUP_CENTERS, fused_unsupported
 from ksweep._pipeline import BestKeeper, Plan, Runner, Task, n_restarts_for, user_stacklevel
 from ksweep._seeding import GAP_REFERENCES_KEY, criteria_seed, seed_entropy, spawn
+from ksweep._structure_check import dense_rows
 from ksweep._tasks import TaskRecord, run_fused_group, run_task
 from ksweep._validation import check_k_range, param_error, validate_estimator_params
 from ksweep.criteria import reference_datasets
@@ -362,6 +363,16 @@ class LocalRunner(Runner):
 
     def labels(self, models) -> dict[int, Any]:
         return {k: labels_of(model, self.X) for k, model in models.items()}
+
+    reruns = True
+
+    def rerun(self, sweep: Any) -> LocalRunner:
+        """The same X for ``sweep``; tasks this runner ran (same seeds) are reused."""
+        return LocalRunner(sweep, self.X, self.memory)
+
+    def structure_rows(self):
+        """X itself (the test samples it) and its bounding box, when X is dense 2-D."""
+        return dense_rows(self.X)
 
     def columns(self, plan: Plan, results, records, models, labels) -> dict[str, np.ndarray]:
         """The criteria ``scoring`` and ``selection`` ask for, from the best labels per k."""

@@ -238,6 +238,8 @@ class Runner:
     warn_rising = True
     input_attrs: Mapping[str, Any] = {}
     memory: dict | None = None
+    #: Whether :meth:`rerun` gives a runner (the repair of suspicious k needs one).
+    reruns = False
 
     def plan(self) -> Plan:
         """The plan this runner was made for."""
@@ -262,6 +264,17 @@ class Runner:
     ) -> dict[str, np.ndarray]:
         """Per-k columns added once the models are known (criteria)."""
         return {}
+
+    def rerun(self, sweep: Any) -> Runner | None:
+        """A runner of the same kind, on the same data, for ``sweep`` (a clone with other
+        k, restarts or seed): the repair of suspicious k runs through it. None where the
+        runner cannot (the k are then not repaired)."""
+        return None
+
+    def structure_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | str:
+        """For the no-structure test: rows of the data (a uniform sample, any size; the
+        test caps it) and the data's bounding box ``(low, high)``; or why there are none."""
+        return "no-structure test not run: not available here"
 
 
 @dataclasses.dataclass

@@ -13,6 +13,10 @@ changes every result that reads it), so they are written down here, once.
 - :data:`SAMPLE_KEY` ``(1,)``: the rows a dask-array sweep samples to seed its runs;
 - :data:`HOLDOUT_KEY` ``(1,)``: the held-back rows of a ``partial_fit`` stream (a stream
   never samples for seeding, so the two never meet);
+- :data:`STRUCTURE_KEY` ``(2,)``: the rows and reference data sets of the default
+  selection's no-structure test (:mod:`ksweep._structure_check`);
+- ``(*STABILITY_KEY, 0)`` and ``(*STABILITY_KEY, 1, b)``: the rows of the resamples of
+  ``KSweep(stability=B)`` and the root seed of resample b's sweep (:mod:`ksweep._resampling`);
 - ``(j,)`` under a run's own seed: the j-th k-means++ draw of that run on a dask
   array's sample (:func:`draw_seed`);
 - ``(*CHAIN_KEY, restart, b)``: the nested k-means++ sequence that every k of
@@ -32,6 +36,10 @@ GAP_REFERENCES_KEY = (0,)
 SAMPLE_KEY = (1,)
 #: Spawn key of the held-back rows of a ``partial_fit`` stream.
 HOLDOUT_KEY = (1,)
+#: Spawn key of the no-structure test's sample and reference data sets.
+STRUCTURE_KEY = (2,)
+#: Prefix of the spawn keys of ``stability`` resamples (no k reaches it).
+STABILITY_KEY = (2**32 - 2,)
 #: Prefix of the spawn keys of the fused engine's nested k-means++ sequences.
 CHAIN_KEY = (0, 2**32 - 1)
 

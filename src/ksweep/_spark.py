@@ -21,7 +21,8 @@ import numpy as np
 
 from ksweep._executors import TaskFailed, run_tasks
 from ksweep._pipeline import BestKeeper, Plan, Runner
-from ksweep._seeding import seed_entropy
+from ksweep._seeding import STRUCTURE_KEY, seed_entropy, spawn
+from ksweep._structure_check import STRUCTURE_ROWS
 from ksweep._tasks import TaskRecord
 from ksweep._validation import param_error
 from ksweep.exceptions import SweepInterrupted, SweepTaskError
@@ -135,7 +136,24 @@ class SparkRunner(Runner):
 
     def plan(self) -> Plan:
         """Every (k, restart) with its seed: the seeds KSweep gives the same tasks."""
-        return Plan(self.k_values, self.sweep.n_init, seed_entropy(self.sweep.random_state))
+        self.entropy = seed_entropy(self.sweep.random_state)
+        return Plan(self.k_values, self.sweep.n_init, self.entropy)
+
+    def structure_rows(self):
+        """For the no-structure test: the bounding box (one Summarizer pass) and a uniform
+        sample of about ``STRUCTURE_ROWS`` rows collected to the driver."""
+        from pyspark.ml.stat import Summarizer
+        from pyspark.sql import functions as F
+
+        column = self.sweep.features_col
+        bounds = self.data.select(
+            Summarizer.metrics("min", "max").summary(F.col(column)).alias("s")
+        ).first()["s"]
+        seed = int(spawn(self.entropy, STRUCTURE_KEY).generate_state(1)[0])
+        fraction = min(1.0, 1.2 * STRUCTURE_ROWS / self.n_rows)
+        rows = self.data.sample(False, fraction, seed=seed).select(column).collect()
+        sample = np.array([np.asarray(row[0].toArray()) for row in rows], dtype=np.float64)
+        return sample, np.asarray(bounds["min"].toArray()), np.asarray(bounds["max"].toArray())
 
     def _kmeans(self, k: int, seed: int):
         sweep = self.sweep

@@ -31,6 +31,8 @@ _BOOL = Constraint("a bool", lambda v: isinstance(v, bool | np.bool_))
 
 KSWEEP_CONSTRAINTS: dict[str, Rule] = {
     "n_init": [int_at_least(1)],
+    "n_init_max": [options("auto"), int_at_least(1), NONE],
+    "stability": [int_at_least(2), NONE],
     "random_state": [RANDOM_STATE, NONE],
     "n_jobs": [NONZERO_INT, NONE],
     "inner_threads": [options("auto"), int_at_least(1), NONE],

@@ -144,6 +144,24 @@ class NoElbowWarning(UserWarning):
     """
 
 
+class NoStructureWarning(UserWarning):
+    """The data show no cluster structure, yet the sweep reports a k > 1.
+
+    The default selection (``selection="auto"``) tests for structure first
+    (:func:`ksweep.structure.no_structure`). When the test finds none and 1 is
+    in ``k_range``, ``best_k_`` is 1 and nothing is warned; when 1 is not in
+    ``k_range`` the sweep keeps the elbow's k and issues this warning.
+    """
+
+
+class UnderConvergedWarning(UserWarning):
+    """Some k still look stuck in a poor local optimum after their extra restarts.
+
+    See ``KSweep(n_init_max=...)`` and :func:`ksweep.convergence.suspicious_k`;
+    ``results_["restarts_reason"]`` says why each k was flagged.
+    """
+
+
 class SweepInterrupted(KeyboardInterrupt):
     """A sweep was interrupted (Ctrl-C); pending tasks were cancelled.
 

@@ -40,6 +40,7 @@ from ksweep._spark import (
     cached_features,
 )
 from ksweep._spark_fused import SparkFusedRunner, fused_unsupported
+from ksweep._structure_check import structure_for
 from ksweep._validation import (
     CALLABLE,
     NONE,
@@ -56,7 +57,7 @@ from ksweep._validation import (
 __all__ = ["SparkKSweep", "assemble_features"]
 
 #: Selection names SparkKSweep accepts (the criteria it can compute on Spark).
-SPARK_SELECTION_NAMES = ("kneedle", "two_segment", "silhouette")
+SPARK_SELECTION_NAMES = ("auto", "kneedle", "two_segment", "silhouette")
 #: Criteria ``scoring=`` can name.
 SPARK_SCORING_NAMES = ("silhouette",)
 
@@ -159,8 +160,12 @@ class SparkKSweep:
         with the same ``random_state``, independent of the k range, ``concurrency`` and the
         order fits run in. ``results_["restart_seed"]`` holds them:
         ``KMeans(k=k, seed=seed, ...).fit(df)`` refits any restart.
-    selection : {"kneedle", "two_segment", "silhouette"} or callable, default="kneedle"
-        How to choose k, as in :class:`~ksweep.KSweep`: the elbow detectors read the best
+    selection : {"auto", "kneedle", "two_segment", "silhouette"} or callable, default="auto"
+        How to choose k, as in :class:`~ksweep.KSweep`: ``"auto"`` is kneedle unless the
+        no-structure test finds none (its bounding box from one ``Summarizer`` pass, its
+        rows a sample of about 1,000 collected to the driver); k = 1 cannot be swept on
+        Spark, so then a :class:`~ksweep.NoStructureWarning` is issued and kneedle's k
+        kept; ``structure_`` holds the test. The elbow detectors read the best
         ``trainingCost`` per k; ``"silhouette"`` the highest silhouette (computed even when
         ``scoring`` does not name it); a callable ``f(k, results)`` returns a
         :class:`~ksweep.SelectionResult`, an object with ``.k``, an int or None. When the
@@ -319,7 +324,7 @@ class SparkKSweep:
         k_range=range(2, 11),
         n_init: int = 1,
         random_state=None,
-        selection: str | Callable = "kneedle",
+        selection: str | Callable = "auto",
         elbow_scale: str = "auto",
         scoring=None,
         features_col: str = "features",
@@ -418,8 +423,12 @@ class SparkKSweep:
         cache = self.cache and (engine == "mllib" or bool(self._scoring()))
         with cached_features(df, self.features_col, cache, owner) as data:
             runner = (SparkFusedRunner if engine == "fused" else SparkRunner)(self, data, k_values)
-            fitted = drive(runner.plan(), runner)
-        adopt(self, fitted, models_attr="models_", best_attr="best_model_")
+            plan = runner.plan()
+            fitted = drive(plan, runner)
+            self.structure_ = structure_for(self.selection, runner, plan.entropy)
+        adopt(
+            self, fitted, models_attr="models_", best_attr="best_model_", structure=self.structure_
+        )
         self.n_rows_ = int(runner.n_rows)
         self.cluster_centers_ = np.array([np.asarray(c) for c in self.best_model_.clusterCenters()])
         self.n_features_in_ = int(self.cluster_centers_.shape[1])
@@ -443,7 +452,14 @@ class SparkKSweep:
         ``str()`` gives a table; ``.chosen()`` maps each method to its k.
         """
         self._check_fitted()
-        return Summary(summary(self.results_["k"], self.results_, self.elbow_scale))
+        return Summary(
+            summary(
+                self.results_["k"],
+                self.results_,
+                self.elbow_scale,
+                structure=getattr(self, "structure_", None),
+            )
+        )
 
     def plot(self, ax=None):
         """Plot the sweep like :meth:`ksweep.KSweep.plot`: the cost per k, the chosen k marked.

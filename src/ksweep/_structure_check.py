@@ -1,0 +1,142 @@
+"""The default selection's no-structure test, run on a capped sample on every path.
+
+:func:`ksweep.structure.no_structure` needs ``log W_1`` and ``log W_2`` of the data
+and of B reference data sets drawn uniformly in the data's bounding box. Here:
+
+- the **bounding box** comes from the whole data (one pass: in memory, on the
+  dask workers, in Spark) or, for a stream, from its held-back reservoir;
+- the **data** enter as a uniform sample of at most :data:`STRUCTURE_ROWS` rows,
+  and each **reference** has as many rows as that sample. Data and references
+  of one size share the small-sample bias of a 2-means fit (the best split of m
+  rows beats the split of the population by a margin that grows as m shrinks),
+  so the test reads the same on a sample as on the whole data, and costs
+  ``(B + 1)`` tiny 2-means fits whatever the size of X;
+- ``W_1`` is the total sum of squares (no fit) and ``W_2`` the best of
+  :data:`STARTS` k-means++-seeded Lloyd runs, all B + 1 data sets at once
+  (numpy, batched), so the test does not depend on the sweep's engine or
+  estimator (a k-medoids sweep's inertia is not a sum of squares).
+
+Seeds come from the sweep's entropy under :data:`~ksweep._seeding.STRUCTURE_KEY`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ksweep._seeding import STRUCTURE_KEY, spawn
+from ksweep.structure import StructureTest, no_structure
+
+#: The most data rows the test reads, and the rows of each reference data set.
+STRUCTURE_ROWS = 1000
+#: Reference data sets B.
+STRUCTURE_REFERENCES = 10
+#: k-means++ starts per 2-means fit (the best is kept).
+STARTS = 3
+#: Lloyd iterations at most per start.
+MAX_ITER = 30
+
+
+def _two_means(sets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The best 2-means inertia of each of the centered data sets ``sets`` (shape (S, m, d)).
+
+    Lloyd iterations run in float32 on the split direction alone (a row goes to
+    the second center when ``x · (c1 - c0)`` exceeds ``(|c1|² - |c0|²) / 2``);
+    the inertia of the final split is computed in float64.
+    """
+    n_sets, m, _ = sets.shape
+    rows = np.arange(n_sets)
+    fast = sets.astype(np.float32)
+    total = fast.sum(axis=1)
+    sq = (sets**2).sum(axis=2)
+    best = np.full(n_sets, np.inf)
+    for _ in range(STARTS):
+        first = sets[rows, rng.integers(m, size=n_sets)]
+        d0 = np.maximum(
+            sq - 2.0 * np.einsum("smd,sd->sm", sets, first) + (first**2).sum(1)[:, None], 0
+        )
+        weight = d0.sum(axis=1, keepdims=True)
+        prob = np.where(weight > 0, d0 / np.where(weight > 0, weight, 1.0), 1.0 / m)
+        pick = (prob.cumsum(axis=1) < rng.random((n_sets, 1))).sum(axis=1).clip(0, m - 1)
+        c0, c1 = first.astype(np.float32), fast[rows, pick]
+        side = None
+        for _ in range(MAX_ITER):
+            threshold = ((c1**2).sum(axis=1) - (c0**2).sum(axis=1)) / 2
+            new = np.einsum("smd,sd->sm", fast, c1 - c0) > threshold[:, None]
+            if side is not None and np.array_equal(new, side):
+                break
+            side = new
+            n1 = side.sum(axis=1)
+            sum1 = np.einsum("sm,smd->sd", side.astype(np.float32), fast)
+            n0 = m - n1
+            c0 = np.where((n0 > 0)[:, None], (total - sum1) / np.maximum(n0, 1)[:, None], c0)
+            c1 = np.where((n1 > 0)[:, None], sum1 / np.maximum(n1, 1)[:, None], c1)
+        # the within-cluster sum of squares of the final split, in float64
+        n1 = side.sum(axis=1)
+        sum1 = np.einsum("sm,smd->sd", side.astype(np.float64), sets)
+        rest = sets.sum(axis=1) - sum1
+        w = (
+            sq.sum(axis=1)
+            - (rest**2).sum(axis=1) / np.maximum(m - n1, 1)
+            - (sum1**2).sum(axis=1) / np.maximum(n1, 1)
+        )
+        best = np.minimum(best, np.maximum(w, 0.0))
+    return best
+
+
+def check_structure(
+    sample: np.ndarray, low: np.ndarray, high: np.ndarray, entropy: int
+) -> StructureTest | str:
+    """Run the no-structure test on a sample of the data and its bounding box.
+
+    Parameters
+    ----------
+    sample : ndarray of shape (m, n_features)
+        Rows of the data (capped at :data:`STRUCTURE_ROWS` here, uniformly).
+    low, high : ndarray of shape (n_features,)
+        The data's bounding box.
+    entropy : int
+        The sweep's root entropy.
+
+    Returns
+    -------
+    StructureTest or str
+        The test, or why it could not run (a one-line reason).
+    """
+    rng = np.random.default_rng(spawn(entropy, STRUCTURE_KEY))
+    if sample.shape[0] > STRUCTURE_ROWS:
+        sample = sample[np.sort(rng.choice(sample.shape[0], STRUCTURE_ROWS, replace=False))]
+    sample = np.asarray(sample, dtype=np.float64)
+    m = sample.shape[0]
+    if m < 4:
+        return f"no-structure test not run: {m} rows are too few"
+    low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    refs = low + (high - low) * rng.random((STRUCTURE_REFERENCES, m, sample.shape[1]))
+    sets = np.concatenate([sample[None], refs])
+    sets = sets - sets.mean(axis=1, keepdims=True)
+    w1 = (sets**2).sum(axis=(1, 2))
+    if w1[0] <= 0:
+        why = "no structure: every row is the same"
+        return StructureTest(True, np.zeros(2), 0.0, 1.0, STRUCTURE_REFERENCES, why)
+    w2 = _two_means(sets, rng)
+    if not (np.all(w1 > 0) and np.all(w2 > 0)):
+        return "no-structure test not run: a 2-means fit of the sample left no spread"
+    log_w = np.log(np.stack([w1, w2]))
+    return no_structure(log_w[:, 0], log_w[:, 1:])
+
+
+def dense_rows(X) -> tuple[np.ndarray, np.ndarray, np.ndarray] | str:
+    """``(X, low, high)`` for a dense 2-D numeric array in memory, else why not."""
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype.kind not in "iuf":
+        kind = "sparse" if hasattr(X, "tocsr") else f"{getattr(X, 'ndim', '?')}-D"
+        return f"no-structure test not run: it needs dense 2-D rows (X is {kind})"
+    return X, X.min(axis=0), X.max(axis=0)
+
+
+def structure_for(selection, runner, entropy: int) -> StructureTest | str | None:
+    """The no-structure test of a sweep whose ``selection`` is ``"auto"`` (else None)."""
+    if not (isinstance(selection, str) and selection == "auto"):
+        return None
+    got = runner.structure_rows()
+    if isinstance(got, str):
+        return got
+    return check_structure(*got, entropy)

@@ -1,0 +1,201 @@
+"""The default selection ("auto": kneedle unless no structure), the repair of suspicious k
+(``n_init_max``) and the stability of the chosen k (``stability``), through KSweep."""
+
+from __future__ import annotations
+
+import warnings
+
+import dask.array as da
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.datasets import make_blobs
+
+from ksweep import KSweep, NoStructureWarning
+from ksweep.exceptions import UnderConvergedWarning
+
+# two groups of three: a 3 x 2 grid of blobs fills its box evenly, and the no-structure
+# test (k = 1 and 2 only) calls that structureless (a documented limit)
+CENTERS = np.array([[0, 0], [6, 0], [3, 5], [20, 0], [26, 0], [23, 5]], dtype=float)
+
+
+def six_blobs(n_per=60, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([c + 0.5 * rng.normal(size=(n_per, 2)) for c in CENTERS])
+
+
+@pytest.fixture(scope="module")
+def noise():
+    return np.random.default_rng(1).normal(size=(1500, 5))
+
+
+# -- no structure ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "uniform"])
+@pytest.mark.parametrize("as_dask", [False, True])
+def test_the_default_answers_k1_on_noise_in_memory_and_as_a_dask_array(kind, as_dask):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(1200, 6)) if kind == "gaussian" else rng.uniform(size=(1200, 6))
+    data = da.from_array(X, chunks=400) if as_dask else X
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoStructureWarning)
+        sweep = KSweep(k_range=range(1, 8), n_init=2, random_state=0).fit(data)
+    assert sweep.best_k_ == 1
+    assert sweep.structure_.no_structure
+    assert sweep.elbow_.reason.startswith("k=1: no structure: gap(1) = ")
+    assert sweep.summary()["auto"].k == 1
+    # kneedle alone reports a k > 1 on the same sweep: the test is what says "none"
+    assert sweep.summary()["kneedle"].k != 1
+
+
+@pytest.mark.parametrize("as_dask", [False, True])
+def test_without_k1_the_default_warns_on_noise_and_keeps_the_elbow(noise, as_dask):
+    data = da.from_array(noise, chunks=500) if as_dask else noise
+    sweep = KSweep(k_range=range(2, 9), n_init=2, random_state=0)
+    with pytest.warns(NoStructureWarning, match=r"no cluster structure .* k=1 is not in k_range"):
+        sweep.fit(data)
+    assert sweep.structure_.no_structure
+    assert sweep.best_k_ == sweep.summary()["kneedle"].k or sweep.elbow_.k is None
+
+
+def test_the_default_keeps_kneedle_where_there_is_structure():
+    X = six_blobs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoStructureWarning)
+        sweep = KSweep(k_range=range(1, 10), n_init=3, random_state=0).fit(X)
+    assert sweep.best_k_ == 6 and not sweep.structure_.no_structure
+    assert sweep.elbow_.method == "auto"
+    assert sweep.elbow_.reason.startswith("structure: gap(2) - s_2 = ")
+    assert sweep.elbow_.k == sweep.summary()["kneedle"].k == 6
+
+
+def test_the_no_structure_test_does_not_depend_on_the_engine(noise):
+    fused = KSweep(k_range=range(1, 6), n_init=1, random_state=3).fit(noise)
+    independent = KSweep(k_range=range(1, 6), n_init=1, random_state=3, engine="independent")
+    independent.fit(noise)
+    np.testing.assert_array_equal(fused.structure_.gap, independent.structure_.gap)
+
+
+def test_the_stream_tests_its_held_back_rows(noise):
+    sweep = KSweep(k_range=range(1, 7), n_init=1, random_state=0)
+    for batch in np.array_split(noise, 5):
+        sweep.partial_fit(batch)
+    assert sweep.best_k_ == 1 and sweep.structure_.no_structure
+    X = six_blobs(n_per=200)
+    sweep = KSweep(k_range=range(1, 9), n_init=1, random_state=0)
+    for batch in np.array_split(np.random.default_rng(0).permutation(X), 5):
+        sweep.partial_fit(batch)
+    assert not sweep.structure_.no_structure
+
+
+# -- the repair of suspicious k ----------------------------------------------------------
+
+
+def _init_with_one_poor_start(always=False):
+    """A KMeans ``init`` whose first call for k=6 (every call with ``always``) starts in a
+    poor optimum (two centers in blob 0, one between blobs 4 and 5); others k-means++."""
+    calls = []
+
+    def init(X, n_clusters, random_state):
+        calls.append(n_clusters)
+        if n_clusters == 6 and (always or calls.count(6) == 1):
+            return np.array([[-0.3, 0.0], [0.3, 0.0], [6, 0], [3, 5], [20, 0], [24.5, 2.5]])
+        return kmeans_plusplus(X, n_clusters, random_state=random_state)[0]
+
+    return init
+
+
+def _poor_sweep(n_init_max, always=False):
+    estimator = KMeans(init=_init_with_one_poor_start(always), n_init=1)
+    return KSweep(
+        estimator, k_range=range(1, 10), n_init=1, n_init_max=n_init_max, executor="serial",
+        random_state=0,
+    )  # fmt: skip
+
+
+def test_a_k_seeded_into_a_poor_optimum_is_repaired_by_more_restarts():
+    X = six_blobs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the poor k=6 makes the curve rise: warned
+        stuck = _poor_sweep(None).fit(X)
+    repaired = _poor_sweep(4).fit(X)
+    i = 5  # k = 6
+    assert stuck.results_["inertia"][i] > 2 * repaired.results_["inertia"][i]
+    assert stuck.best_k_ != 6 and repaired.best_k_ == 6
+    assert repaired.results_["n_restarts_run"].tolist() == [1, 1, 1, 1, 1, 4, 1, 1, 1]
+    assert repaired.results_["restarts_reason"][i].startswith("k=6: its inertia ")
+    assert repaired.results_["best_restart"][i] >= 1  # a new restart won
+    assert repaired.estimators_[6].inertia_ == pytest.approx(repaired.results_["inertia"][i])
+    assert not repaired.results_["non_monotonic"].any()
+    assert "n_restarts_run" not in stuck.results_
+
+
+def test_a_k_that_stays_suspicious_is_named_in_a_warning():
+    sweep = _poor_sweep(3, always=True)
+    with pytest.warns(UnderConvergedWarning, match=r"k=\[6\] still look stuck .* 3 restarts each"):
+        sweep.fit(six_blobs())
+    assert sweep.results_["n_restarts_run"][5] == 3
+
+
+# -- stability of the chosen k ----------------------------------------------------------
+
+
+def test_on_blobs_the_true_k_is_chosen_in_nearly_every_resample():
+    X, _ = make_blobs(400, centers=4, cluster_std=0.6, random_state=1)
+    sweep = KSweep(k_range=range(1, 9), n_init=2, random_state=0, stability=10).fit(X)
+    result = sweep.stability_
+    assert sweep.best_k_ == 4
+    chosen = dict(zip(result.k.tolist(), result.chosen_count.tolist(), strict=True))
+    assert chosen[4] >= 9 and sum(chosen.values()) == 10
+    assert result.stable[3] and result.mean_ari[3] > 0.95
+    assert sweep.results_["stability_chosen"].tolist() == result.chosen_count.tolist()
+    row = sweep.summary()["stability"]
+    assert row.k == 4 and row.reason.startswith(f"k=4 chosen in {chosen[4]} of 10 resamples")
+
+
+def test_on_uniform_noise_no_k_above_1_is_stable():
+    X = np.random.default_rng(4).uniform(size=(600, 6))
+    sweep = KSweep(k_range=range(1, 7), n_init=2, random_state=0, stability=5).fit(X)
+    result = sweep.stability_
+    assert sweep.best_k_ == 1 and result.chosen_count[0] == 5  # every resample: no structure
+    assert not result.stable[1:].any() and result.mean_ari[1:].max() < 0.5
+
+
+def test_stability_is_refused_where_resamples_cannot_be_drawn(noise):
+    from ksweep import InvalidParameterError
+
+    sweep = KSweep(k_range=range(1, 5), n_init=1, stability=3)
+    with pytest.raises(InvalidParameterError, match="The 'stability' parameter of KSweep must be"):
+        sweep.fit(da.from_array(noise, chunks=500))
+    with pytest.raises(InvalidParameterError, match="None for partial_fit"):
+        sweep.partial_fit(noise[:100])
+
+
+def test_a_dask_array_sweep_repairs_through_the_workers(monkeypatch):
+    import ksweep._repair as repair_module
+    from ksweep.convergence import suspicious_k
+
+    X = six_blobs()
+    plain = KSweep(k_range=range(2, 9), n_init=1, random_state=0, n_init_max=None)
+    plain.fit(da.from_array(X, chunks=120))
+
+    def flag_k3(k, inertia, restart_inertia=None, **kwargs):  # k=3 named, the rest as measured
+        check = suspicious_k(k, inertia, restart_inertia, **kwargs)
+        check.suspicious[1] = True
+        check.reasons.setdefault(3, "k=3: named by the test")
+        return check
+
+    monkeypatch.setattr(repair_module, "suspicious_k", flag_k3)
+    sweep = KSweep(k_range=range(2, 9), n_init=1, random_state=0, n_init_max=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnderConvergedWarning)
+        sweep.fit(da.from_array(X, chunks=120))
+    runs = dict(
+        zip(sweep.results_["k"].tolist(), sweep.results_["n_restarts_run"].tolist(), strict=True)
+    )
+    assert runs[3] == 3 and sweep.results_.engine == "dask"
+    assert sweep.results_["restarts_reason"][1].startswith("k=3: ")
+    # restart 0 is the sweep's own: the best of 3 is at least as good
+    assert sweep.results_["inertia"][1] <= plain.results_["inertia"][1] * (1 + 1e-9)
+    assert sweep.estimators_[3].cluster_centers_.shape == (3, 2)
