@@ -134,9 +134,13 @@ def test_criteria_are_refused_for_time_series():
 
 
 def test_to_frame_expands_the_gap_reference_matrix(scored):
-    frame = scored.results_.to_frame()
+    frame = scored.results_.to_frame(wide=True)
     assert {"silhouette", "gap", "gap_s", "gap_reference_log_inertia_4"} <= set(frame.columns)
     assert frame.shape[0] == 8
+    narrow = scored.results_.to_frame()
+    assert {"silhouette", "calinski_harabasz", "davies_bouldin", "gap", "gap_s"} <= set(narrow)
+    assert not any(name.startswith("gap_reference") for name in narrow)
+    assert scored.results_.to_text().splitlines()[0].split() == list(narrow.columns)
 
 
 def test_plot_draws_the_elbow_and_one_panel_per_criterion(scored, tmp_path):

@@ -432,7 +432,8 @@ default="Tibs2001SEmax"
           fitted sweep). :meth:`extend` after ``partial_fit`` runs a full :meth:`fit`.
 
         ``results_["n_iter"]`` counts each model's updates, ``results_["fit_time"]``
-        their seconds; ``labels_`` is not set; ``executor`` and ``progress`` are not
+        their seconds (``"fit_time_share"`` on "fused-stream": a share of each
+        batch's pass, split by k); ``labels_`` is not set; ``executor`` and ``progress`` are not
         used. ``selection`` must be ``"kneedle"``, ``"two_segment"`` or a callable, ``scoring`` and
         ``checkpoint`` None. Batches must be dense; a rising inertia is flagged in
         ``results_["non_monotonic"]`` without a warning.

@@ -1,0 +1,72 @@
+"""The tables of a sweep agree: to_frame() and to_text() name the same columns, k is a
+column, apportioned times say so, and an n_iter the estimator does not report is missing."""
+
+import numpy as np
+import pytest
+from kmedoids import KMedoids
+from sklearn.metrics import pairwise_distances
+
+from ksweep import KSweep
+from ksweep._results import SweepResult
+
+pytestmark = pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning")
+
+
+def _result(engine="independent", n_iter=((3, 4), (5, 2))):
+    return SweepResult(
+        k=[2, 3],
+        restarts={
+            "inertia": [[9.0, 7.0], [4.0, 5.0]],
+            "raw_inertia": [[9.0, 7.0], [4.0, 5.0]],
+            "n_iter": n_iter,
+            "fit_time": [[0.1, 0.1], [0.2, 0.2]],
+            "seed": [[11, 12], [13, 14]],
+        },
+        engine=engine,
+        columns={"silhouette": [0.5, 0.25]},
+    )
+
+
+@pytest.mark.parametrize("engine", ["fused", "dask", "fused-stream", "spark-fused"])
+def test_engines_sharing_a_pass_name_their_time_a_share(engine):
+    result = _result(engine)
+    assert result.time_column == "fit_time_share"
+    assert result["fit_time_share"].tolist() == pytest.approx([0.2, 0.4])
+    assert result["restart_fit_time_share"].shape == (2, 2)
+    with pytest.raises(KeyError, match="fit_time_share"):
+        result["restart_fit_time"]
+    assert "fit_time_share" in result.to_frame().columns
+
+
+@pytest.mark.parametrize("engine", ["independent", "incremental", "mllib"])
+def test_measured_engines_keep_fit_time(engine):
+    result = _result(engine)
+    assert result.time_column == "fit_time" and "fit_time_share" not in result
+
+
+def test_narrow_frame_and_text_have_the_same_columns_with_criteria():
+    result = _result()
+    frame = result.to_frame()
+    expected = ["k", "inertia", "inertia_mean", "inertia_std", "n_iter", "fit_time", "silhouette"]
+    assert list(frame.columns) == expected
+    assert result.to_text().splitlines()[0].split() == expected
+    assert frame["silhouette"].tolist() == [0.5, 0.25]
+    wide = result.to_frame(wide=True)
+    assert {"best_restart", "restart_inertia_0", "restart_seed_1"} <= set(wide.columns)
+
+
+def test_an_unreported_n_iter_is_missing_not_minus_one():
+    result = _result(n_iter=((-1, -1), (-1, -1)))
+    assert result.to_frame()["n_iter"].isna().all()
+    assert result.to_frame(wide=True)["restart_n_iter_0"].isna().all()
+    rows = result.to_text().splitlines()[1:]
+    assert all(row.split()[4] == "NA" for row in rows)
+
+
+def test_kmedoids_sweep_reports_no_iterations():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    D = pairwise_distances(X)
+    sweep = KSweep(KMedoids(2, metric="precomputed"), k_range=range(2, 5), n_init=1)
+    sweep.fit(D)
+    assert sweep.results_["n_iter"].tolist() == [-1, -1, -1]
+    assert sweep.results_.to_frame()["n_iter"].isna().all()
