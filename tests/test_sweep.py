@@ -141,7 +141,7 @@ def test_to_text_headers_are_the_frame_columns(fitted):
 
 
 def test_a_shared_pass_time_is_named_a_share(fitted):
-    with pytest.raises(KeyError, match="'fused' engine .* 'fit_time_share'"):
+    with pytest.raises(KeyError, match=r"'fused' engine .* 'fit_time_share'"):
         fitted.results_["fit_time"]
     X = np.random.default_rng(0).normal(size=(60, 2))
     alone = KSweep(k_range=range(2, 5), n_init=2, engine="independent", random_state=0).fit(X)
