@@ -94,7 +94,8 @@ def test_summary_shows_every_method_side_by_side(scored):
     assert summary.chosen()["gap"] == 4
     table = str(summary).splitlines()
     assert table[0].split() == ["method", "k", "reason"]
-    assert len(table) == 8 and all(line.split()[1] == "4" for line in table[1:])
+    assert len(table) == 9 and all(line.split()[1] == "4" for line in table[1:8])
+    assert table[8] == "All 6 methods that chose a k agree: k=4."
     # the vote row shows the tally: all six methods chose 4
     assert summary["vote"].reason == (
         "k=4 has 6 of 6 votes (kneedle, two_segment, silhouette, calinski_harabasz, "

@@ -70,3 +70,53 @@ def test_kmedoids_sweep_reports_no_iterations():
     sweep.fit(D)
     assert sweep.results_["n_iter"].tolist() == [-1, -1, -1]
     assert sweep.results_.to_frame()["n_iter"].isna().all()
+
+
+# -- summary ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def blob_sweep():
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
+    return KSweep(k_range=range(2, 7), n_init=2, random_state=0).fit(X), X
+
+
+def test_summary_with_x_shows_the_cheap_criteria_and_leaves_results_alone(blob_sweep):
+    sweep, X = blob_sweep
+    summary = sweep.summary(X)
+    assert {"silhouette", "calinski_harabasz", "davies_bouldin"} <= set(summary)
+    assert summary.chosen()["silhouette"] == 3
+    assert "silhouette" not in sweep.results_
+
+
+def test_summary_without_x_names_what_it_could_not_show(blob_sweep):
+    sweep, _ = blob_sweep
+    text = str(sweep.summary())
+    assert "Not shown: silhouette, calinski_harabasz, davies_bouldin" in text
+    assert "summary(X)" in text
+
+
+def test_summary_says_when_the_methods_disagree(blob_sweep):
+    sweep, X = blob_sweep
+    summary = sweep.summary(X)
+    last = str(summary).splitlines()[-1]
+    groups = {}
+    for name, k in summary.chosen().items():
+        if name != "vote":
+            groups.setdefault(k, []).append(name)
+    if len(groups) > 1:
+        assert last.startswith("The methods disagree:")
+        for k, names in groups.items():
+            assert f"k={k} ({', '.join(names)})" in last
+    else:
+        assert last.startswith("All ")
+    agreeing = type(summary)({name: summary[name] for name in ("kneedle", "silhouette")})
+    assert str(agreeing).splitlines()[-1] == "All 2 methods that chose a k agree: k=3."
+
+
+def test_summary_refuses_data_other_than_the_training_data(blob_sweep):
+    sweep, X = blob_sweep
+    with pytest.raises(ValueError, match=r"summary must be the training data \(300 samples"):
+        sweep.summary(X[:50])

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ksweep._families import family_of
 from ksweep._selection import SelectionResult
 from ksweep._validation import param_error
 from ksweep.consensus import vote
@@ -273,8 +274,48 @@ def choose_k(
     return result, int(result.k)
 
 
+def cheap_criteria(sweep: Any) -> tuple[str, ...]:
+    """The criteria ``summary(X)`` may add for this fitted sweep: the cheap three on
+    feature vectors, the silhouette alone on precomputed distances, none for time series,
+    dask arrays and streams."""
+    template = sweep._template()
+    results = sweep.results_
+    if results.engine in ("dask", "incremental", "fused-stream") or not hasattr(
+        sweep, "estimators_"
+    ):
+        return ()
+    if family_of(template, sweep.score_func).timeseries:
+        return ()
+    if template.get_params(deep=False).get("metric") == "precomputed":
+        return ("silhouette",)
+    return tuple(CRITERIA)
+
+
 class Summary(dict):
-    """What each selection method would choose, by name; ``str()`` gives a table."""
+    """What each selection method would choose, by name; ``str()`` gives a table.
+
+    The table ends with whether the methods agree, and any ``notes`` (criteria that could
+    not be shown).
+    """
+
+    def __init__(self, results=(), notes=()):
+        super().__init__(results)
+        self.notes = list(notes)
+
+    def agreement(self) -> str:
+        """One sentence: which k each group of methods chose (the vote left out)."""
+        groups: dict[int, list[str]] = {}
+        for name, result in self.items():
+            if name != "vote" and result.k is not None:
+                groups.setdefault(int(result.k), []).append(name)
+        if not groups:
+            return "No method chose a k."
+        if len(groups) == 1:
+            ((k, names),) = groups.items()
+            return f"All {len(names)} methods that chose a k agree: k={k}."
+        ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+        parts = "; ".join(f"k={k} ({', '.join(names)})" for k, names in ranked)
+        return f"The methods disagree: {parts}."
 
     def __str__(self) -> str:
         width = max((len(name) for name in self), default=6)
@@ -282,7 +323,7 @@ class Summary(dict):
         for name, result in self.items():
             chosen = "-" if result.k is None else str(result.k)
             lines.append(f"{name:<{width}}  {chosen:>4}  {result.reason}")
-        return "\n".join(lines)
+        return "\n".join([*lines, *self.notes, self.agreement()])
 
     def chosen(self) -> dict[str, int | None]:
         """The k each method chose (None where it found none)."""
@@ -294,6 +335,7 @@ __all__ = [
     "SCORING_NAMES",
     "SELECTION_NAMES",
     "Summary",
+    "cheap_criteria",
     "choose_k",
     "criterion_columns",
     "gap_columns",

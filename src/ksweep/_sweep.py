@@ -19,11 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ksweep._choosing import (
     DEFAULT_GAP_RULE,
-    SCORING_NAMES,
-    Summary,
     check_long_enough,
     needed_scoring,
-    summary,
 )
 from ksweep._dask_arrays import (
     SAMPLE_ROWS,
@@ -34,6 +31,7 @@ from ksweep._dask_arrays import (
     score_dask,
     transform_dask,
 )
+from ksweep._evidence import SweepEvidence
 from ksweep._executors import ExecutorByReference, validate_executor
 from ksweep._families import check_scoring_applies, family_of
 from ksweep._incremental import not_incremental, stream_batch
@@ -67,7 +65,7 @@ def _estimator_has(attr: str):
     return check
 
 
-class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimator):
+class KSweep(SweepEvidence, ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     """Fit a clusterer for every k in a range, with restarts, and choose k.
 
     Each ``(k, restart)`` pair is one task: a clone of ``estimator`` with its
@@ -139,19 +137,26 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         in a thread-count dependent order). An int caps every task at that many;
         None leaves the libraries' defaults.
     progress : bool, default=False
-        Show a tqdm progress bar over tasks as they complete (needs tqdm).
-    selection : str or callable, default="kneedle"
+        Show a tqdm progress bar (needs tqdm) on every executor: over tasks
+        as they complete for independent fits; over runs finished (one
+        ``(k, restart)`` each) for the fused engine, whose groups end
+        together; over Lloyd passes over X for a dask array (every k shares
+        each pass, the count of passes is not known in advance).
+    selection : {"kneedle", "two_segment", "silhouette", "calinski_harabasz", \
+"davies_bouldin", "gap", "bic", "vote"} or callable, default="kneedle"
         How ``best_k_`` is chosen: "kneedle" or "two_segment" (elbow of the
         best inertia per k), "silhouette", "calinski_harabasz",
         "davies_bouldin", "gap" (computed for the purpose), "bic" (mixtures),
         or "vote" (each of those computed casts one vote, the most voted k
         wins, a tie goes to the k of the first of them in that order; the
         three cheap criteria are computed for it, the gap only when
-        ``scoring`` names it). A callable
-        receives ``(k, results_)`` and returns an object with a ``k``
-        attribute (such as :class:`ksweep.SelectionResult`) or an int. When
-        the method finds no k, a :class:`~ksweep.exceptions.NoElbowWarning`
-        is issued and the largest k is used.
+        ``scoring`` names it). A callable ``selection(k, results)`` receives
+        the k values (ndarray of int) and ``results_`` (a
+        :class:`~ksweep.SweepResult`) and returns an object with a ``k``
+        attribute (such as :class:`ksweep.SelectionResult`), an int, or None
+        for "no k". When the method finds no k, a
+        :class:`~ksweep.exceptions.NoElbowWarning` is issued and the largest k
+        is used.
     elbow_scale : {"auto", "log", "linear"}, default="auto"
         The scale of the best inertia handed to the selection method. "log"
         looks for the elbow of the relative improvement per added cluster;
@@ -160,16 +165,31 @@ class KSweep(ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimato
         for every other method. Log needs positive inertia: where some is
         zero, the linear scale is used. ``elbow_.details["scale"]`` records
         the scale used.
-    score_func : callable or None, default=None
-        ``score_func(fitted_estimator, X) -> float``, lower is better: the
-        inertia of each fit, for estimators ksweep cannot score itself (no
-        ``inertia_``, labels or ``predict``) or to use another objective.
+    scoring : str, tuple of str or None, default=None
+        Criteria to add to ``results_`` as per-k columns, computed from the
+        best model of each k: any of "silhouette", "calinski_harabasz",
+        "davies_bouldin" (cheap: from the labels) and "gap" (costly: fits
+        ``gap_references`` reference data sets like the data). The criterion
+        ``selection`` names is computed even when absent here; ``summary()``
+        shows the cheap three whatever ``scoring`` says. Euclidean, on feature
+        vectors; on precomputed distances (``metric="precomputed"``) only
+        "silhouette" applies.
+    silhouette_sample : int or None, default=10_000
+        Above this many samples the silhouette is computed on a seeded sample
+        of this size, stratified by cluster; None always computes it exactly
+        (in row blocks, never an n x n matrix).
     seeding_sample : int, default=20_000
         For a dask array X: the rows drawn to the client to seed the runs
         (each run starts from the best of five k-means++ draws, each refined
         by Lloyd on this sample; at least 3 × the largest k rows are drawn).
         A larger sample seeds better where clusters are small, and moves
         more rows to the client. Not used for X in memory or ``partial_fit``.
+    gap_references : int, default=10
+        Reference data sets of the gap statistic (B); each is swept like the
+        data, so the gap costs about ``gap_references`` times the sweep.
+    gap_reference : {"uniform", "pca"}, default="uniform"
+        Where the gap's references are drawn: uniformly in the bounding box of
+        the features, or of their principal components.
     gap_rule : {"firstSEmax", "Tibs2001SEmax", "globalSEmax", "firstmax", "globalmax"}, \
 default="Tibs2001SEmax"
         How the gap statistic's k is read from its curve: the rules of R's
@@ -178,7 +198,18 @@ default="Tibs2001SEmax"
         ``benchmarks/selection_accuracy.py``.
     gap_se_factor : float, default=1.0
         R's ``SE.factor``: how many standard errors the gap's SE rules allow.
-
+    score_func : callable or None, default=None
+        ``score_func(fitted_estimator, X) -> float``, lower is better: the
+        inertia of each fit, for estimators ksweep cannot score itself (no
+        ``inertia_``, labels or ``predict``) or to use another objective.
+    checkpoint : str, os.PathLike or None, default=None
+        A directory where every finished ``(k, restart)`` is written as it
+        completes (plain JSON); a later fit with the same data and parameters
+        runs only the tasks not stored there (an interrupted sweep resumes).
+        A checkpoint written for other data or parameters is refused with
+        :class:`~ksweep.exceptions.CheckpointMismatchError`.
+    checkpoint_overwrite : bool, default=False
+        Discard a mismatching checkpoint instead of refusing it.
 
     Attributes
     ----------
@@ -488,76 +519,6 @@ default="Tibs2001SEmax"
         self._memory = runner.memory
         return self
 
-    # -- evidence -----------------------------------------------------------------------
-
-    def summary(self) -> Summary:
-        """What every applicable selection method chooses on this sweep, side by side.
-
-        The elbow detectors always, each criterion in ``results_``, the gap
-        statistic when it was computed, BIC for mixtures, and last the
-        ``"vote"`` of all of them, whose reason is the tally. ``str()`` of the
-        result is a table; ``.chosen()`` maps each method to its k.
-
-        Returns
-        -------
-        Summary
-            A dict of method name to :class:`~ksweep.SelectionResult`.
-
-        Examples
-        --------
-        >>> from sklearn.datasets import make_blobs
-        >>> from ksweep import KSweep
-        >>> X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
-        >>> sweep = KSweep(k_range=range(2, 7), n_init=2, random_state=0).fit(X)
-        >>> summary = sweep.summary()
-        >>> list(summary), summary["kneedle"].k
-        (['kneedle', 'two_segment', 'vote'], 3)
-        >>> summary["vote"].reason  # a tie goes to the first voter's k
-        'k=3 has 1 of 2 votes (kneedle); k=4: 1 (two_segment)'
-        """
-        check_is_fitted(self)
-        return Summary(
-            summary(
-                self.results_["k"],
-                self.results_,
-                self.elbow_scale,
-                gap_rule=self.gap_rule,
-                gap_se_factor=self.gap_se_factor,
-            )
-        )
-
-    def plot(self, ax=None):
-        """Plot the sweep: inertia per k with its spread over restarts, the chosen k marked.
-
-        Without ``ax``, a figure with the elbow panel (best inertia, mean ± std
-        over restarts, the selection's statistic on a second axis) and one panel
-        per criterion in ``results_``. With ``ax``, only the elbow panel, drawn
-        on it. Needs matplotlib (``pip install 'ksweep[plot]'``).
-
-        Returns
-        -------
-        matplotlib Figure (without ``ax``) or Axes (with ``ax``)
-
-        Examples
-        --------
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
-        >>> import matplotlib.pyplot as plt
-        >>> from sklearn.datasets import make_blobs
-        >>> from ksweep import KSweep
-        >>> X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
-        >>> sweep = KSweep(k_range=range(2, 7), n_init=2, random_state=0).fit(X)
-        >>> fig = sweep.plot()
-        >>> type(fig).__name__, len(fig.axes)
-        ('Figure', 2)
-        >>> plt.close(fig)
-        """
-        check_is_fitted(self)
-        from ksweep.plotting import plot_fitted
-
-        return plot_fitted(self.results_, self.elbow_, self.best_k_, SCORING_NAMES, ax=ax)
-
-    # -- the chosen model ---------------------------------------------------------------
     # -- the chosen model ---------------------------------------------------------------
 
     def _delegate(self, method: str, X, on_dask):
