@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from ksweep._lloyd import (
     data_parallel_lloyd,
     seed_from_sample,
 )
-from ksweep._pipeline import Plan, Runner
+from ksweep._pipeline import Plan, Runner, progress_bar
 from ksweep._seeding import SAMPLE_KEY, seed_entropy, spawn
 from ksweep._tasks import TaskRecord
 from ksweep._validation import check_k_range, param_error
@@ -122,13 +123,15 @@ def fit_dask(
     tol: float,
     sample_seed,
     sample_size: int = SAMPLE_ROWS,
+    on_pass: Callable[[], None] | None = None,
 ) -> tuple[list, float]:
     """Lloyd k-means for every ``(k, seed)`` over the row chunks of the dask array X.
 
     Returns the runs (:class:`~ksweep._fused.FusedRun`, with ``centers``,
     ``inertia``, ``n_iter`` and ``init_centers``; ``labels`` stays None: predict
     them lazily) and X's mean feature variance (the scale of ``tol``). On a
-    ``distributed.Client``, X is persisted on the workers for the fit.
+    ``distributed.Client``, X is persisted on the workers for the fit. ``on_pass()``
+    is called after each Lloyd pass over X (every run shares it).
     """
     import dask
     import dask.array as da
@@ -155,8 +158,16 @@ def fit_dask(
         for block, rows in zip(X.to_delayed().ravel().tolist(), X.chunks[0], strict=True)
         if rows > 0
     ]
+    reduce = _on_workers(blocks, SPLIT_EVERY)
+
+    def reduce_and_report(state):
+        out = reduce(state)
+        if on_pass is not None:
+            on_pass()
+        return out
+
     runs = data_parallel_lloyd(
-        _on_workers(blocks, SPLIT_EVERY),
+        reduce_and_report,
         ks,
         seeds,
         init,
@@ -214,16 +225,31 @@ class DaskArrayRunner(Runner):
 
     def run(self, plan: Plan) -> dict[tuple, TaskRecord]:
         params = self.template.get_params(deep=False)
-        start = time.perf_counter()
-        runs, self.mean_variance = fit_dask(
-            self.X,
-            [int(k) for k in plan.k_values for _ in range(plan.n_restarts)],
-            plan.seeds.ravel().tolist(),
-            max_iter=int(params["max_iter"]),
-            tol=float(params["tol"]),
-            sample_seed=spawn(plan.entropy, SAMPLE_KEY),
-            sample_size=self.sweep.seeding_sample,
+        most = int(params["max_iter"]) + 1  # the last pass only scores the final centers
+        bar = progress_bar(
+            self.sweep.progress,
+            most,
+            unit="pass",
+            desc=f"ksweep (dask: {plan.n_restarts * len(plan.k_values)} runs share each pass, "
+            f"at most {most})",
         )
+        start = time.perf_counter()
+        try:
+            runs, self.mean_variance = fit_dask(
+                self.X,
+                [int(k) for k in plan.k_values for _ in range(plan.n_restarts)],
+                plan.seeds.ravel().tolist(),
+                max_iter=int(params["max_iter"]),
+                tol=float(params["tol"]),
+                sample_seed=spawn(plan.entropy, SAMPLE_KEY),
+                sample_size=self.sweep.seeding_sample,
+                on_pass=None if bar is None else lambda: bar.update(1),
+            )
+        finally:
+            if bar is not None:
+                bar.total = bar.n  # converged before max_iter: the bar ends full
+                bar.refresh()
+                bar.close()
         seconds = time.perf_counter() - start
         work = np.array([run.k * (run.n_iter + 1) for run in runs], dtype=float)
         fit_time = seconds * work / work.sum()  # each run's share, by k × passes
