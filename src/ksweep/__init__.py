@@ -8,6 +8,7 @@ from ksweep._sweep import KSweep
 from ksweep.elbow import kneedle, two_segment
 from ksweep.exceptions import (
     InvalidParameterError,
+    LongSweepWarning,
     NoElbowWarning,
     SweepInterrupted,
     SweepTaskError,
@@ -31,6 +32,7 @@ __all__ = [
     "register_executor",
     # errors and warnings
     "InvalidParameterError",
+    "LongSweepWarning",
     "NoElbowWarning",
     "SweepInterrupted",
     "SweepTaskError",

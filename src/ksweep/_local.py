@@ -23,6 +23,7 @@ from scipy import sparse
 
 from ksweep._checkpoint import Checkpoint, fingerprint_data, task_payload
 from ksweep._choosing import criterion_columns, gap_columns
+from ksweep._duration import DurationCheck
 from ksweep._executors import TaskFailed, backend_session, run_tasks
 from ksweep._families import family_of
 from ksweep._fused import GROUP_CENTERS, fused_unsupported
@@ -364,7 +365,10 @@ class LocalRunner(Runner):
                         for key, index, k, seed in tasks
                     )
                 finished = 0
+                n_jobs = len(tasks) if groups is None else len(groups)
+                duration = DurationCheck(n_jobs, backend.workers, self.template, sweep.n_init)
                 for job_key, result in run_tasks(backend.executor, jobs, backend.window):
+                    duration.first_finished(user_stacklevel() + 1)
                     done = result if self.engine == "fused" else {job_key: result}
                     for key, record in done.items():
                         keeper.add(key, record)
