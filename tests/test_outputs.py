@@ -1,6 +1,8 @@
 """The tables of a sweep agree: to_frame() and to_text() name the same columns, k is a
 column, apportioned times say so, and an n_iter the estimator does not report is missing."""
 
+import re
+
 import numpy as np
 import pytest
 from kmedoids import KMedoids
@@ -120,3 +122,83 @@ def test_summary_refuses_data_other_than_the_training_data(blob_sweep):
     sweep, X = blob_sweep
     with pytest.raises(ValueError, match=r"summary must be the training data \(300 samples"):
         sweep.summary(X[:50])
+
+
+# -- small gaps a new user hits -----------------------------------------------------------
+
+
+def test_a_text_column_is_named_in_the_error():
+    import pandas as pd
+
+    X = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "region": ["north", "south", "east", "west"]})
+    with pytest.raises(ValueError, match="non-numeric column 'region'") as info:
+        KSweep(k_range=[1, 2, 3]).fit(X)
+    assert "could not convert string to float: 'north'" in str(info.value)
+    assert "OneHotEncoder" in str(info.value)
+
+
+def test_a_text_column_of_a_dask_dataframe_is_named_before_any_compute():
+    import dask
+    import dask.dataframe as dd
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": np.arange(8.0), "region": ["north", "south"] * 4})
+    X = dd.from_pandas(frame, npartitions=2)
+    with dask.config.set(scheduler=lambda *a, **k: pytest.fail("computed")):
+        with pytest.raises(ValueError, match="non-numeric column 'region'"):
+            KSweep(k_range=[1, 2, 3]).fit(X)
+
+
+def test_nan_gets_clustering_advice_not_a_supervised_model():
+    X = np.array([[1.0, np.nan], [2.0, 3.0], [4.0, 5.0]])
+    with pytest.raises(ValueError, match=r"^Input X contains NaN\. KSweep clusters") as info:
+        KSweep(k_range=[1, 2, 3]).fit(X)
+    assert "SimpleImputer" in str(info.value)
+    assert "HistGradientBoosting" not in str(info.value)
+
+
+def test_kmedoids_on_distances_labels_new_samples_by_their_nearest_medoid():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 0.2, (15, 2)), rng.normal(5, 0.2, (15, 2))])
+    D = pairwise_distances(X)
+    sweep = KSweep(KMedoids(2, metric="precomputed"), k_range=range(2, 6), n_init=2)
+    sweep.set_params(random_state=0, selection="silhouette").fit(D)
+    assert sweep.best_k_ == 2
+    medoids = sweep.best_estimator_.medoid_indices_
+    new = np.array([[0.1, 0.0], [5.1, 4.9]])
+    labels = sweep.predict(pairwise_distances(new, X[medoids]))
+    assert labels.tolist() == [sweep.labels_[0], sweep.labels_[20]]
+    with pytest.raises(ValueError, match=r"a finite \(n_new, 2\) matrix of distances"):
+        sweep.predict(pairwise_distances(new, X))
+
+
+def test_silhouette_is_scored_on_precomputed_distances():
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(0, 0.3, (12, 2)), rng.normal(4, 0.3, (12, 2))])
+    D = pairwise_distances(X)
+    sweep = KSweep(KMedoids(2, metric="precomputed"), k_range=range(2, 5), n_init=1)
+    sweep.set_params(scoring=("silhouette",), random_state=0).fit(D)
+    for i, k in enumerate(sweep.results_["k"]):
+        labels = sweep.estimators_[k].labels_
+        expected = silhouette_score(D, labels, metric="precomputed")
+        assert sweep.results_["silhouette"][i] == pytest.approx(expected)
+    sampled = sweep.set_params(silhouette_sample=10).fit(D).results_
+    assert sampled["silhouette_n_samples"].tolist() == [10, 10, 10]
+
+
+@pytest.mark.parametrize(
+    ("executor", "why"),
+    [("serial", "executor='serial'"), ("instance", "an executor instance (ThreadPoolExecutor)")],
+)
+def test_n_jobs_an_executor_ignores_is_warned_about(executor, why):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    with ThreadPoolExecutor(1) as pool:
+        chosen = pool if executor == "instance" else executor
+        sweep = KSweep(k_range=range(2, 5), n_init=1, executor=chosen, n_jobs=-1)
+        with pytest.warns(UserWarning, match=rf"n_jobs=-1 is not used by {re.escape(why)}") as w:
+            sweep.fit(X)
+    assert [x.filename for x in w if "n_jobs" in str(x.message)] == [__file__]

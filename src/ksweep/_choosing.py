@@ -72,8 +72,13 @@ def criterion_columns(
     *,
     silhouette_sample: int | None,
     seed: int,
+    precomputed: bool = False,
 ) -> dict[str, np.ndarray]:
     """Per-k columns of the named criteria (gap excluded), from each k's best labels.
+
+    With ``precomputed``, X is a distance matrix and only the silhouette applies
+    (``sklearn.metrics.silhouette_score(metric="precomputed")``, on the rows and
+    columns of the same stratified sample).
 
     A criterion is NaN where it is undefined: below its smallest k, or where the
     model used fewer distinct labels than 2. The silhouette runs on a seeded
@@ -98,14 +103,35 @@ def criterion_columns(
                     if silhouette_sample and n_samples > silhouette_sample
                     else None
                 )
-                score = silhouette(X, k_labels, sample_size=sample, random_state=seed + int(k))
-                values[i], used[i] = score.score, score.n_samples_used
+                if precomputed:
+                    values[i], used[i] = precomputed_silhouette(X, k_labels, sample, seed + int(k))
+                else:
+                    score = silhouette(X, k_labels, sample_size=sample, random_state=seed + int(k))
+                    values[i], used[i] = score.score, score.n_samples_used
             else:
                 values[i] = CRITERIA[name].compute(X, k_labels)
         columns[name] = values
         if name == "silhouette":
             columns["silhouette_n_samples"] = used
     return columns
+
+
+def precomputed_silhouette(
+    D: np.ndarray, labels: np.ndarray, sample_size: int | None, seed: int
+) -> tuple[float, int]:
+    """The silhouette of a distance matrix (on a stratified sample of its rows and columns
+    when ``sample_size`` is given) and the number of samples used."""
+    from sklearn.metrics import silhouette_score
+
+    from ksweep._silhouette import _stratified_sample
+
+    codes = np.unique(np.asarray(labels), return_inverse=True)[1].ravel()
+    if sample_size is not None:
+        index = np.sort(
+            _stratified_sample(codes, np.bincount(codes), sample_size, np.random.default_rng(seed))
+        )
+        D, codes = D[np.ix_(index, index)], codes[index]
+    return float(silhouette_score(D, codes, metric="precomputed")), int(codes.shape[0])
 
 
 def gap_columns(results: Mapping, reference_log_inertia: np.ndarray) -> dict[str, np.ndarray]:

@@ -33,7 +33,7 @@ from ksweep._lloyd import (
 from ksweep._pipeline import Plan, Runner, progress_bar
 from ksweep._seeding import SAMPLE_KEY, seed_entropy, spawn
 from ksweep._tasks import TaskRecord
-from ksweep._validation import check_k_range, param_error
+from ksweep._validation import check_k_range, check_numeric_columns, param_error
 
 #: Default rows drawn for seeding (``KSweep(seeding_sample=...)``); every row of a smaller X.
 SAMPLE_ROWS = 20_000
@@ -55,6 +55,7 @@ def as_row_chunked(X, owner: str):
             raise TypeError(
                 f"{owner} takes a dask Array or DataFrame; got {type(X).__name__} instead."
             )
+        check_numeric_columns(X, owner)  # from the metadata: nothing is computed
         X = X.to_dask_array(lengths=True)
     if X.ndim != 2:
         raise ValueError(

@@ -94,6 +94,7 @@ k=4 (two_segment).
             names,
             silhouette_sample=self.silhouette_sample,
             seed=criteria_seed(seed_entropy(self.random_state)),
+            precomputed=self._template().get_params(deep=False).get("metric") == "precomputed",
         )
 
     def plot(self, ax=None):

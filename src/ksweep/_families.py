@@ -177,17 +177,31 @@ def task_params(estimator: Any, k: int, seed: int) -> dict[str, Any]:
 
 
 def check_scoring_applies(sweep: Any) -> None:
-    """Refuse criteria (``scoring``, or a criterion as ``selection``) for time series and
-    precomputed distances: the criteria are Euclidean on feature vectors."""
+    """Refuse criteria (``scoring``, or a criterion as ``selection``) that do not apply:
+    every criterion for time series, all but the silhouette on precomputed distances (the
+    others are Euclidean on feature vectors; the silhouette is defined on distances)."""
     template = sweep._template()
-    if sweep._scoring() and (
-        family_of(template, sweep.score_func).timeseries
-        or template.get_params(deep=False).get("metric") == "precomputed"
-    ):
+    names = sweep._scoring()
+    if not names:
+        return
+    shown = sweep.scoring if sweep.scoring is not None else sweep.selection
+    owner = type(sweep).__name__
+    if family_of(template, sweep.score_func).timeseries:
         raise param_error(
             "scoring",
-            type(sweep).__name__,
-            "empty for time series and precomputed distances (the criteria are Euclidean "
-            f"on feature vectors, and {type(template).__name__} does not take them)",
-            sweep.scoring if sweep.scoring is not None else sweep.selection,
+            owner,
+            "empty for time series (the criteria are Euclidean on feature vectors, and "
+            f"{type(template).__name__} does not take them)",
+            shown,
+        )
+    if template.get_params(deep=False).get("metric") == "precomputed" and set(names) - {
+        "silhouette"
+    }:
+        raise param_error(
+            "scoring",
+            owner,
+            "empty or ('silhouette',) for precomputed distances (the silhouette is defined "
+            "on a distance matrix; the other criteria are Euclidean on feature vectors, "
+            f"which {type(template).__name__} does not take)",
+            shown,
         )

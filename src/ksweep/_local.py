@@ -305,6 +305,7 @@ class LocalRunner(Runner):
             self.scoring,
             silhouette_sample=sweep.silhouette_sample,
             seed=criteria_seed(plan.entropy),
+            precomputed=self.template.get_params(deep=False).get("metric") == "precomputed",
         )
         if "gap" in self.scoring:
             references = range(1, plan.n_references + 1)
