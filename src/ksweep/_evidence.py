@@ -100,10 +100,14 @@ k=4 (two_segment).
     def plot(self, ax=None):
         """Plot the sweep: inertia per k with its spread over restarts, the chosen k marked.
 
-        Without ``ax``, a figure with the elbow panel (best inertia, mean ± std
-        over restarts, the selection's statistic on a second axis) and one panel
-        per criterion in ``results_``. With ``ax``, only the elbow panel, drawn
-        on it. Needs matplotlib (``pip install 'ksweep[plot]'``).
+        Without ``ax``, one figure (:func:`ksweep.plotting.plot_sweep`): the best
+        inertia per k with mean ± std over restarts (on a log axis when the
+        selection ran on log inertia), the selection's statistic (why k was
+        chosen), and one panel per criterion in ``results_`` with its own pick
+        (the gap with ± s_k error bars and its rule's pick); the chosen k is
+        marked on every panel and each y label says which way is better. With
+        ``ax``, only the inertia panel, drawn on it. Needs matplotlib
+        (``pip install 'ksweep[plot]'``).
 
         Returns
         -------
@@ -119,11 +123,19 @@ k=4 (two_segment).
         >>> X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
         >>> sweep = KSweep(k_range=range(2, 7), n_init=2, random_state=0).fit(X)
         >>> fig = sweep.plot()
-        >>> type(fig).__name__, len(fig.axes)
+        >>> type(fig).__name__, len(fig.axes)  # inertia, kneedle's statistic
         ('Figure', 2)
         >>> plt.close(fig)
         """
         check_is_fitted(self)
         from ksweep.plotting import plot_fitted
 
-        return plot_fitted(self.results_, self.elbow_, self.best_k_, SCORING_NAMES, ax=ax)
+        k_values = self.results_["k"].tolist()
+        picks = {  # each criterion's own k, read as summary() reads it (the gap's rule)
+            name: k_values.index(k)
+            for name, k in self.summary().chosen().items()
+            if name in SCORING_NAMES and k is not None
+        }
+        return plot_fitted(
+            self.results_, self.elbow_, self.best_k_, SCORING_NAMES, ax=ax, picks=picks
+        )
