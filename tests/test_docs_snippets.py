@@ -102,3 +102,32 @@ def test_every_python_block_of_the_page_runs(page, tmp_path, monkeypatch, capsys
     assert ran == len(blocks) - sum(reason is not None for _, reason in blocks)
     if page.name in ("README.md", "guide.md", "index.md"):
         assert ran > 0
+
+
+def _tables(page: Path) -> list[tuple[int, str, str]]:
+    """(line number, table text, the 10 lines before it) of each markdown table."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    tables, i = [], 0
+    while i < len(lines):
+        if lines[i].lstrip().startswith("|"):
+            j = i
+            while j < len(lines) and lines[j].lstrip().startswith("|"):
+                j += 1
+            tables.append((i + 1, "\n".join(lines[i:j]), "\n".join(lines[max(0, i - 10) : i])))
+            i = j
+        else:
+            i += 1
+    return tables
+
+
+def test_every_table_of_figures_names_the_command_that_produced_it():
+    measured = re.compile(r"\d\.\d+ ?(s|x|MB|MiB)\b|\d+x\b|\b\d+ / \d+\b|\| \d+ \|")
+    command = re.compile(r"python (benchmarks|examples)/\w+\.py")
+    checked = 0
+    for page in PAGES:
+        for line, table, before in _tables(page):
+            body = "\n".join(table.splitlines()[2:])
+            if measured.search(body):
+                checked += 1
+                assert command.search(before), f"{page.name}:{line} has figures but no command"
+    assert checked >= 8
