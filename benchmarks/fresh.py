@@ -20,24 +20,29 @@ def first_fit(data: str, sweep: str) -> dict:
     """Run ``sweep`` (an expression using ``X``) once in a fresh process; return its record.
 
     ``data`` is a statement that defines ``X`` (it may import from the benchmark scripts).
-    The record has ``seconds`` (the first fit), ``import_s`` (importing ksweep),
+    The record has ``seconds`` (the first fit), ``import_s`` (importing ksweep and
+    scikit-learn; numba and the kernels keep loading in the background, see
+    ``ksweep._preload``), ``data_s`` (building X), ``total_s`` (all three),
     ``best_k``, ``engine`` and ``inertia`` (per k).
     """
     script = textwrap.dedent(
         f"""
         import json, time, warnings
-        start = time.perf_counter()
+        start = begin = time.perf_counter()
         import ksweep
         from ksweep import KSweep
         from sklearn.cluster import KMeans
         import_s = time.perf_counter() - start
+        start = time.perf_counter()
         {data}
+        data_s = time.perf_counter() - start
         warnings.simplefilter("ignore")
         start = time.perf_counter()
         sweep = {sweep}
         seconds = time.perf_counter() - start
         print(json.dumps({{
-            "seconds": seconds, "import_s": import_s, "best_k": int(sweep.best_k_),
+            "seconds": seconds, "import_s": import_s, "data_s": data_s,
+            "total_s": time.perf_counter() - begin, "best_k": int(sweep.best_k_),
             "engine": sweep.results_.engine,
             "inertia": [float(v) for v in sweep.results_["inertia"]],
         }}))

@@ -96,7 +96,11 @@ def workload_a(repeats: int, with_tslearn: bool, with_dask: bool) -> None:
         "KSweep(KMeans(max_iter=10), k_range=range(3, 50), n_init=1, random_state=0).fit(X)",
     )
     rows[default] = record["seconds"]
-    print(f"fresh process: importing ksweep {record['import_s']:.2f} s, engine {record['engine']}")
+    print(
+        f"fresh process: importing ksweep and scikit-learn {record['import_s']:.2f} s, building X "
+        f"{record['data_s']:.2f} s, first fit {record['seconds']:.2f} s (numba and the kernels "
+        f"load in the background from the import on), engine {record['engine']}"
+    )
 
     def sklearn_loop():
         return [

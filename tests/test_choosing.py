@@ -3,13 +3,13 @@
 import matplotlib
 import numpy as np
 import pytest
-from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 from tslearn.clustering import TimeSeriesKMeans
 
 from ksweep import KSweep
+from ksweep._fused import fused_lloyd
 from ksweep.criteria import gap_statistic, reference_datasets
 
 matplotlib.use("Agg")
@@ -56,14 +56,18 @@ def test_gap_columns_follow_the_statistic_from_seeded_reference_fits(blobs, scor
     expected = gap_statistic(results["k"], np.log(results["inertia"]), reference)
     np.testing.assert_allclose(results["gap"], expected.statistic)
     np.testing.assert_allclose(results["gap_s"], expected.details["s_k"])
-    # the references are fitted like the data: best of n_init KMeans per (k, b)
+    # the references are fitted like the data: best of n_init runs per (k, b), on the fused
+    # engine (the default for KMeans) each restart seeded from its nested sequence on b
+    assert results.engine == "fused"
     refs = reference_datasets(blobs, 5, random_state=np.random.SeedSequence(0, spawn_key=(0,)))
     k, b = 3, 2
     seeds = [
-        int(np.random.SeedSequence(0, spawn_key=(k, r, b + 1)).generate_state(1)[0])
+        int(np.random.SeedSequence(0, spawn_key=(0, 2**32 - 1, r, b + 1)).generate_state(1)[0])
         for r in range(3)
     ]
-    direct = min(KMeans(k, n_init=1, random_state=s).fit(refs[b]).inertia_ for s in seeds)
+    direct = min(
+        fused_lloyd(refs[b], [k], [s], max_iter=300, tol=1e-4, chains=[s])[0].inertia for s in seeds
+    )
     assert reference[k - 1, b] == pytest.approx(np.log(direct))
 
 

@@ -275,8 +275,10 @@ def test_seeds_of_a_shared_k_do_not_depend_on_the_rest_of_the_sweep(
     common = min(n_init_a, n_init_b)
     np.testing.assert_array_equal(seeds_a[:common], seeds_b[:common])
     np.testing.assert_array_equal(inertia_a[:common], inertia_b[:common])
+    # KMeans runs on the fused engine: restart r of every k starts from the nested
+    # k-means++ sequence of spawn key (0, 2**32 - 1, r, 0)
     expected = [
-        np.random.SeedSequence(random_state, spawn_key=(shared, r)).generate_state(1)[0]
+        np.random.SeedSequence(random_state, spawn_key=(0, 2**32 - 1, r, 0)).generate_state(1)[0]
         for r in range(max(n_init_a, n_init_b))
     ]
     longer = seeds_a if n_init_a >= n_init_b else seeds_b
