@@ -39,11 +39,20 @@ class DurationCheck:
         The swept estimator (for the advice).
     n_init : int
         Restarts per k.
+    unit : str, default="fit (the largest k)"
+        What one job is, in the message.
     """
 
-    def __init__(self, n_jobs_total: int, workers: int, template: Any, n_init: int):
+    def __init__(
+        self,
+        n_jobs_total: int,
+        workers: int,
+        template: Any,
+        n_init: int,
+        unit: str = "fit (the largest k)",
+    ):
         self.total, self.workers = n_jobs_total, max(1, workers)
-        self.template, self.n_init = template, n_init
+        self.template, self.n_init, self.unit = template, n_init, unit
         self.start = time.perf_counter()
         self.done = False
 
@@ -61,8 +70,8 @@ class DurationCheck:
         projected = self.projection(elapsed)
         if self.total > 1 and projected > LONG_SWEEP_SECONDS:
             warnings.warn(
-                f"This sweep may take up to about {projected / 60:.0f} min: its first fit "
-                f"(the largest k) took {elapsed:.1f} s, and {self.total} run "
+                f"This sweep may take up to about {projected / 60:.0f} min: its first "
+                f"{self.unit} took {elapsed:.1f} s, and {self.total} run "
                 f"{self.workers} at a time.{_advice(self.template, self.n_init)}",
                 LongSweepWarning,
                 stacklevel=stacklevel,

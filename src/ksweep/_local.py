@@ -367,7 +367,13 @@ class LocalRunner(Runner):
                     )
                 finished = 0
                 n_jobs = len(tasks) if groups is None else len(groups)
-                duration = DurationCheck(n_jobs, backend.workers, self.template, sweep.n_init)
+                duration = DurationCheck(
+                    n_jobs,
+                    backend.workers,
+                    self.template,
+                    sweep.n_init,
+                    "fit (the largest k)" if groups is None else "group of fused runs",
+                )
                 for job_key, result in run_tasks(backend.executor, jobs, backend.window):
                     duration.first_finished(user_stacklevel() + 1)
                     done = result if self.engine == "fused" else {job_key: result}

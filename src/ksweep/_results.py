@@ -296,23 +296,24 @@ class SweepResult(Mapping):
         ...     },
         ... )
         >>> print(result.to_text(marked_k=3))
-        k  inertia   inertia_mean  inertia_std  n_iter  fit_time
-        2        7              8            1       4     0.200
-        3        4            4.5          0.5       5     0.400  <--
+           k  inertia   inertia_mean  inertia_std  n_iter  fit_time
+           2        7              8            1       4     0.200
+           3        4            4.5          0.5       5     0.400  <--
         """
         names = self.table_columns()
         cells = {name: [_cell(name, v) for v in self._columns[name]] for name in names}
         flags = ["!" if flag else " " for flag in self._columns["non_monotonic"]]
         widths = {name: max(len(name), *(len(c) for c in cells[name])) for name in names}
+        widths["k"] = max(widths["k"], 4)  # rows start indented, as they always have
         after = {name: " " if name == "inertia" else "" for name in names}  # room for "!"
-        lines = ["  ".join(f"{name:>{widths[name]}}{after[name]}" for name in names)]
+        lines = ["  ".join(f"{name:>{widths[name]}}{after[name]}" for name in names).rstrip()]
         for i, k in enumerate(self._columns["k"]):
             line = "  ".join(
                 f"{cells[name][i]:>{widths[name]}}" + (flags[i] if after[name] else "")
                 for name in names
             )
             lines.append(line + ("  <--" if k == marked_k else ""))
-        return "\n".join(line.rstrip() if not line.endswith("<--") else line for line in lines)
+        return "\n".join(lines)
 
 
 def _cell(name: str, value) -> str:
