@@ -138,11 +138,12 @@ class KSweep(SweepEvidence, ExecutorByReference, ClusterMixin, MetaEstimatorMixi
         in a thread-count dependent order). An int caps every task at that many;
         None leaves the libraries' defaults.
     progress : bool, default=False
-        Show a tqdm progress bar (needs tqdm) on every executor: over tasks
-        as they complete for independent fits; over runs finished (one
-        ``(k, restart)`` each) for the fused engine, whose groups end
-        together; over Lloyd passes over X for a dask array (every k shares
-        each pass, the count of passes is not known in advance).
+        Show a tqdm progress bar (needs tqdm) on every executor: over fits as
+        they complete for independent fits; over groups for the fused engine
+        (the runs of a group end together; the ``(k, restart)`` runs finished
+        are shown beside), so its rate and ETA are not skewed by jumps; over
+        Lloyd passes over X for a dask array (every run shares each pass; at
+        most ``max_iter + 1``, the bar ends full when the runs converge).
     selection : {"kneedle", "two_segment", "silhouette", "calinski_harabasz", \
 "davies_bouldin", "gap", "bic", "vote"} or callable, default="kneedle"
         How ``best_k_`` is chosen: "kneedle" or "two_segment" (elbow of the
