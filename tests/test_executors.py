@@ -239,6 +239,12 @@ def test_killed_worker_gives_a_clear_error_quickly(data):
     assert time.perf_counter() - start < 60
     assert "TerminatedWorkerError" in str(info.value)  # loky's BrokenProcessPool
     assert all(record.inertia > 0 for _, record in info.value.completed)
+    # a broken pool fails every task in flight: none is blamed, all are listed
+    error = info.value
+    assert (error.k, error.restart) == (None, None)
+    assert {(4, 0), (4, 1)} & set(error.in_flight), "the task that killed its worker is listed"
+    assert f"one of the {len(error.in_flight)} task(s) in flight" in str(error)
+    assert not {key for key, _ in error.completed} & set(error.in_flight)
     # the pool is replaced: the next sweep on "processes" works
     KSweep(k_range=range(2, 6), n_init=1, executor="processes", n_jobs=2).fit(data)
 

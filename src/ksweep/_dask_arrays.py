@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 
+from ksweep._executors import is_one_of
 from ksweep._families import family_of, task_params
 from ksweep._fused import fill_kmeans
 from ksweep._lloyd import (
@@ -34,11 +35,15 @@ from ksweep._pipeline import Plan, Runner, progress_bar
 from ksweep._seeding import SAMPLE_KEY, seed_entropy, spawn
 from ksweep._tasks import TaskRecord
 from ksweep._validation import check_k_range, check_numeric_columns, param_error
+from ksweep.exceptions import SweepTaskError
 
 #: Default rows drawn for seeding (``KSweep(seeding_sample=...)``); every row of a smaller X.
 SAMPLE_ROWS = 20_000
 #: Most partial sums added up in one node of the tree reduction on the workers.
 SPLIT_EVERY = 16
+#: What dask raises when workers died and it gave up (``allowed-failures``), or lost data
+#: it cannot recompute, by class name: ``KilledWorker``, ``FutureCancelledError``, ...
+LOST_WORK_ERRORS = ("KilledWorker", "CancelledError")
 
 
 def is_dask_collection(X) -> bool:
@@ -235,6 +240,7 @@ class DaskArrayRunner(Runner):
             f"at most {most})",
         )
         start = time.perf_counter()
+        keys = [(int(k), r) for k in plan.k_values for r in range(plan.n_restarts)]
         try:
             runs, self.mean_variance = fit_dask(
                 self.X,
@@ -246,6 +252,10 @@ class DaskArrayRunner(Runner):
                 sample_size=self.sweep.seeding_sample,
                 on_pass=None if bar is None else lambda: bar.update(1),
             )
+        except BaseException as exc:  # asyncio's CancelledError is no Exception
+            if isinstance(exc, KeyboardInterrupt) or not is_one_of(exc, LOST_WORK_ERRORS):
+                raise
+            raise _lost_work(self.template, plan, keys, exc) from exc
         finally:
             if bar is not None:
                 bar.total = bar.n  # converged before max_iter: the bar ends full
@@ -254,7 +264,6 @@ class DaskArrayRunner(Runner):
         seconds = time.perf_counter() - start
         work = np.array([run.k * (run.n_iter + 1) for run in runs], dtype=float)
         fit_time = seconds * work / work.sum()  # each run's share, by k × passes
-        keys = [(int(k), r) for k in plan.k_values for r in range(plan.n_restarts)]
         self.runs = dict(zip(keys, runs, strict=True))
         return {
             key: TaskRecord(run.inertia, run.inertia, run.n_iter, float(share), None)
@@ -274,6 +283,23 @@ class DaskArrayRunner(Runner):
 
     def labels(self, models) -> dict[int, Any]:
         return {k: model.labels_ for k, model in models.items()}
+
+
+def _lost_work(template, plan: Plan, keys: list, exc: BaseException) -> SweepTaskError:
+    """The error of a dask-array sweep whose workers died or lost data dask cannot recompute."""
+    ks = plan.k_values
+    return SweepTaskError(
+        f"The dask cluster gave up on fitting {type(template).__name__} with "
+        f"k={min(ks)}..{max(ks)} (every run at once, on the dask array): "
+        f"{type(exc).__name__}: {str(exc).rstrip('.') or 'no message'}. Dask retries a task "
+        "whose worker died up to its 'distributed.scheduler.allowed-failures' times; a worker "
+        "kept dying (killed, crashed or out of memory) or held data dask cannot recompute. "
+        "The runs of a dask-array sweep finish together, so none had finished.",
+        k=None,
+        restart=None,
+        completed=[],
+        in_flight=keys,
+    )
 
 
 def _shippable(model):

@@ -7,6 +7,7 @@ Every backend speaks ``concurrent.futures.Executor`` (``submit`` returning a
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +21,7 @@ from concurrent.futures import (
 )
 from typing import Any, ClassVar
 
+from ksweep._parent_watch import watch_parent
 from ksweep._shipping import MappedData, remove_mapped, write_mapped
 from ksweep._threads import capped_threads, cpu_cores, effective_n_jobs, threads_per_task
 from ksweep.exceptions import InvalidParameterError
@@ -31,8 +33,9 @@ class SerialExecutor(Executor):
     """Run each task in the calling process at submit time.
 
     A ``concurrent.futures.Executor``: ``submit`` returns a finished
-    ``Future`` holding the result or the exception. ``KeyboardInterrupt``
-    is not captured: it propagates at once.
+    ``Future`` holding the result or the exception, any ``BaseException``
+    included (``SystemExit``, a Rust ``PanicException``), as worker threads and
+    processes report them. ``KeyboardInterrupt`` is not captured: it propagates at once.
 
     Examples
     --------
@@ -51,7 +54,9 @@ class SerialExecutor(Executor):
         future.set_running_or_notify_cancel()
         try:
             result = fn(*args, **kwargs)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             future.set_exception(exc)
         else:
             future.set_result(result)
@@ -75,6 +80,8 @@ class ReusableProcessPool(Executor):
     another size shuts it down under joblib's feet. A normal ``shutdown``
     leaves the workers running; an aborted one (``cancel_futures=True``: a
     failure or Ctrl-C) kills them, and the next sweep starts a fresh pool.
+    Each worker exits on its own when this process dies (see
+    :mod:`ksweep._parent_watch`), so a killed driver leaves no worker behind.
     """
 
     _pools: ClassVar[dict[int, Any]] = {}
@@ -86,7 +93,12 @@ class ReusableProcessPool(Executor):
         with self._lock:
             pool = self._pools.get(max_workers)
             if pool is None or not _usable(pool):
-                pool = LokyPool(max_workers=max_workers, timeout=idle_timeout)
+                pool = LokyPool(
+                    max_workers=max_workers,
+                    timeout=idle_timeout,
+                    initializer=watch_parent,
+                    initargs=(os.getpid(),),
+                )
                 self._pools[max_workers] = pool
         self._pool = pool
         self._max_workers = max_workers
@@ -464,12 +476,46 @@ def backend_session(
         backend.close(abort=abort)
 
 
-class TaskFailed(Exception):
-    """A task raised; ``key`` names it and ``__cause__`` is the original exception."""
+#: Exceptions that mean a worker process died, by class name (no optional imports needed).
+#: A broken process pool fails every task in flight with one of the first two, so they do
+#: not tell which task the dead worker ran; dask's ``KilledWorker`` names a task that was
+#: running or queued on the worker that died.
+POOL_BROKEN_ERRORS = ("BrokenProcessPool", "TerminatedWorkerError")
+DEAD_WORKER_ERRORS = (*POOL_BROKEN_ERRORS, "KilledWorker")
 
-    def __init__(self, key: Any):
+
+def is_one_of(exc: BaseException | None, names: tuple[str, ...]) -> bool:
+    """Whether ``exc`` is (a subclass of) one of the exception classes named ``names``."""
+    return exc is not None and bool({cls.__name__ for cls in type(exc).__mro__} & set(names))
+
+
+class TaskCancelledError(RuntimeError):
+    """The executor cancelled a task ksweep did not cancel (a dask worker or its data was lost)."""
+
+
+class TaskFailed(Exception):
+    """A task raised; ``key`` names it and ``__cause__`` is the original exception.
+
+    When a worker process died and took a whole pool with it, no task can be blamed:
+    ``key`` is None and ``in_flight`` lists the keys of every task that was running or
+    queued (one of them was running on the dead worker).
+    """
+
+    def __init__(self, key: Any, *, in_flight: list | None = None):
         super().__init__(key)
         self.key = key
+        self.in_flight = [] if in_flight is None else in_flight
+
+
+def _failure(future: Future) -> BaseException | None:
+    """The exception of a finished future; a cancelled one (ksweep cancels only after
+    giving up) gets a :class:`TaskCancelledError` instead of raising ``CancelledError``."""
+    if future.cancelled():
+        return TaskCancelledError(
+            "the executor cancelled the task before it finished (on dask: a worker died, or "
+            "the data it needed was lost with its worker; the scheduler's log says which)"
+        )
+    return future.exception()
 
 
 def run_tasks(
@@ -478,7 +524,8 @@ def run_tasks(
     """Submit ``(key, fn, args)`` tasks with at most ``window`` in flight; yield ``(key, result)``.
 
     Results come in completion order. When a task raises, pending tasks are
-    cancelled and ``TaskFailed(key)`` is raised from the task's exception.
+    cancelled and ``TaskFailed(key)`` is raised from the task's exception; when a
+    broken process pool failed them all, ``TaskFailed(None, in_flight=keys)``.
     """
     todo = iter(tasks)
     pending: dict[Future, Any] = {}
@@ -488,19 +535,25 @@ def run_tasks(
                 try:
                     pending[executor.submit(fn, *args)] = key
                 except Exception as exc:  # e.g. a broken pool refuses new work
+                    if pending and is_one_of(exc, POOL_BROKEN_ERRORS):
+                        raise TaskFailed(None, in_flight=list(pending.values())) from exc
                     raise TaskFailed(key) from exc
                 if len(pending) >= window:
                     break
             if not pending:
                 return
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            outcomes = {future: _failure(future) for future in done}
             # successes first: a failure in the same batch must not hide finished work
-            failed = [f for f in done if f.exception() is not None]
+            failed = [future for future in done if outcomes[future] is not None]
             for future in done:
-                if future.exception() is None:
+                if outcomes[future] is None:
                     yield pending.pop(future), future.result()
             if failed:
-                raise TaskFailed(pending.pop(failed[0])) from failed[0].exception()
+                cause = outcomes[failed[0]]
+                if is_one_of(cause, POOL_BROKEN_ERRORS):
+                    raise TaskFailed(None, in_flight=list(pending.values())) from cause
+                raise TaskFailed(pending.pop(failed[0])) from cause
     finally:
         for future in pending:
             future.cancel()

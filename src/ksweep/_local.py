@@ -24,7 +24,13 @@ from scipy import sparse
 from ksweep._checkpoint import Checkpoint, fingerprint_data, task_payload
 from ksweep._choosing import criterion_columns, gap_columns
 from ksweep._duration import DurationCheck
-from ksweep._executors import TaskFailed, backend_session, run_tasks
+from ksweep._executors import (
+    DEAD_WORKER_ERRORS,
+    TaskFailed,
+    backend_session,
+    is_one_of,
+    run_tasks,
+)
 from ksweep._families import family_of
 from ksweep._fused import GROUP_CENTERS, fused_unsupported
 from ksweep._pipeline import (
@@ -40,10 +46,7 @@ from ksweep._seeding import GAP_REFERENCES_KEY, criteria_seed, seed_entropy, spa
 from ksweep._tasks import TaskRecord, run_fused_group, run_task
 from ksweep._validation import check_k_range, param_error
 from ksweep.criteria import reference_datasets
-from ksweep.exceptions import SweepInterrupted, SweepTaskError
-
-#: Exceptions that mean a worker process died, by class name (no optional imports needed).
-_DEAD_WORKER_ERRORS = ("BrokenProcessPool", "TerminatedWorkerError", "KilledWorker")
+from ksweep.exceptions import SweepInterrupted, SweepTaskError, TaskAbortedError
 
 
 def engine_for(sweep: Any, template: Any, X: Any) -> str:
@@ -99,31 +102,57 @@ def _work(X, template) -> float:
     return float(size)
 
 
-def _task_error(template, failure: TaskFailed, records: dict) -> SweepTaskError:
-    if failure.key[0] == "fused":  # a group of runs: ("fused", dataset, restarts, ks)
-        _, _, restarts, ks = failure.key
+def _describe(key: tuple) -> tuple[int, int, str]:
+    """The k, restart and words for a task key (a fused group's: its first k and restart)."""
+    if key[0] == "fused":  # a group of runs: ("fused", dataset, restarts, ks)
+        _, _, restarts, ks = key
         restart = restarts[0]
         which = (
             f"restart {restart}" if len(restarts) == 1 else f"restarts {restart}..{restarts[-1]}"
         )
-        k, what = ks[0], f"k={min(ks)}..{max(ks)} ({which}, fused engine)"
-    else:
-        k, restart = failure.key[:2]
-        what = f"k={k} (restart {restart})"
+        return ks[0], restart, f"k={min(ks)}..{max(ks)} ({which}, fused engine)"
+    k, restart = key[:2]
+    return k, restart, f"k={k} (restart {restart})"
+
+
+def _cause_text(cause: BaseException) -> str:
+    if isinstance(cause, TaskAbortedError):  # its message starts with the original type
+        return str(cause).rstrip(".")
+    return f"{type(cause).__name__}: {str(cause).rstrip('.')}"
+
+
+def _task_error(template, failure: TaskFailed, records: dict) -> SweepTaskError:
     cause = failure.__cause__
-    names = {cls.__name__ for cls in type(cause).__mro__}
-    hint = (
-        " A worker process died (killed, crashed or out of memory) while running it."
-        if names & set(_DEAD_WORKER_ERRORS)
-        else ""
-    )
+    finished = f"The {len(records)} finished task(s) are in this exception's 'completed' attribute."
+    if failure.key is None:  # a dead worker broke the pool: every task in flight failed
+        described = [_describe(key) for key in failure.in_flight]
+        return SweepTaskError(
+            f"A worker process died (killed, crashed or out of memory) while fitting "
+            f"{type(template).__name__}; one of the {len(described)} task(s) in flight was "
+            f"running on it: {', '.join(what for _, _, what in described)}. "
+            f"{_cause_text(cause)}. {finished}",
+            k=None,
+            restart=None,
+            completed=list(records.items()),
+            in_flight=[(k, restart) for k, restart, _ in described],
+        )
+    k, restart, what = _describe(failure.key)
+    hint = ""
+    if is_one_of(cause, ("KilledWorker",)):
+        hint = (
+            " A worker process died (killed, crashed or out of memory) while this task was "
+            "running or waiting on it, as many times as dask allows "
+            "('distributed.scheduler.allowed-failures')."
+        )
+    elif is_one_of(cause, DEAD_WORKER_ERRORS):
+        hint = " A worker process died (killed, crashed or out of memory) while running it."
     return SweepTaskError(
-        f"Fitting {type(template).__name__} with {what} failed: "
-        f"{type(cause).__name__}: {str(cause).rstrip('.')}.{hint} The {len(records)} "
-        "finished task(s) are in this exception's 'completed' attribute.",
+        f"Fitting {type(template).__name__} with {what} failed: {_cause_text(cause)}.{hint} "
+        + finished,
         k=k,
         restart=restart,
         completed=list(records.items()),
+        in_flight=[(k, restart)],
     )
 
 

@@ -1,7 +1,7 @@
 """Getting X to the workers once, not once per task.
 
 For worker processes on this machine, X is written once to memory-mapped
-``.npy`` files (in ``/dev/shm`` where it exists, so in RAM) and each task
+``.npy`` files (in ``/dev/shm`` where it has room, so in RAM; else on disk) and each task
 carries only a small :class:`MappedData` handle; each task maps the files
 copy-on-write, so no task sees another's writes. Dask workers receive X
 once through ``Client.scatter``. In-process executors use X as it is.
@@ -54,17 +54,58 @@ class MappedData:
         return sparse.csr_matrix(tuple(parts), shape=self.sparse_shape, copy=False)
 
 
-def _shm_root() -> str | None:
-    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+#: Free space ``/dev/shm`` must keep after X is written there, else X goes to a folder on
+#: disk: a full ``/dev/shm`` (docker's default is 64 MiB) fails writes, or the memory of
+#: other programs that use it.
+SHM_HEADROOM = 1 << 30
+SHM = "/dev/shm"
+
+
+def shm_free_bytes() -> int | None:
+    """Free bytes in ``/dev/shm``, or None where it is missing or not writeable."""
+    if not (os.path.isdir(SHM) and os.access(SHM, os.W_OK)):
+        return None
+    try:
+        return shutil.disk_usage(SHM).free
+    except OSError:
+        return None
+
+
+def nbytes_of(X: Any) -> int:
+    """Bytes written for X: a dense array's buffer, a sparse matrix's three arrays."""
+    if sparse.issparse(X):
+        X = sparse.csr_matrix(X)
+        return int(sum(getattr(X, name).nbytes for name in _SPARSE_PARTS))
+    return int(np.asarray(X).nbytes)
+
+
+def mapped_root(nbytes: int) -> str | None:
+    """Where X's folder goes: ``/dev/shm`` (in RAM) when it has room for ``nbytes`` and
+    :data:`SHM_HEADROOM` to spare, else the temporary folder on disk (None)."""
+    free = shm_free_bytes()
+    return SHM if free is not None and free >= nbytes + SHM_HEADROOM else None
 
 
 def write_mapped(X: Any) -> MappedData:
     """Write X once to ``.npy`` files for memory mapping; the caller removes the folder.
 
-    The folder is registered with loky's resource tracker, which deletes it if
-    this process dies before removing it (SIGTERM, SIGKILL).
+    The folder is in ``/dev/shm`` when it has room (:func:`mapped_root`), else in the
+    temporary folder on disk (``tempfile.gettempdir()``); a write that fails in
+    ``/dev/shm`` (it filled up meanwhile) is retried on disk. The folder is registered
+    with loky's resource tracker, which deletes it when this process and the workers
+    that inherited the tracker are gone (SIGTERM, SIGKILL; see :mod:`ksweep._parent_watch`).
     """
-    folder = tempfile.mkdtemp(prefix="ksweep-", dir=_shm_root())
+    root = mapped_root(nbytes_of(X))
+    try:
+        return _write_in(X, root)
+    except OSError:
+        if root is None:
+            raise
+        return _write_in(X, None)
+
+
+def _write_in(X: Any, root: str | None) -> MappedData:
+    folder = tempfile.mkdtemp(prefix="ksweep-", dir=root)
     _tracker().register(folder, "folder")
     try:
         if sparse.issparse(X):

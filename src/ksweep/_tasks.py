@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import pickle
 import time
 import warnings
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from ksweep._families import Family, family_of, score_fit, task_params
 from ksweep._fused import fit_runs, fitted_estimator
 from ksweep._shipping import resolve_data
 from ksweep._threads import capped_threads, cpu_cores
+from ksweep.exceptions import TaskAbortedError
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,34 @@ def fit_one(
     )
 
 
+def _travels(exc: BaseException) -> bool:
+    """Whether ``exc`` survives pickling, as it must to leave a worker process."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def portable_errors():
+    """Let a task's ordinary, picklable exceptions through; turn any other into a
+    :class:`~ksweep.exceptions.TaskAbortedError` (``KeyboardInterrupt`` passes as it is).
+
+    A ``SystemExit`` or a Rust ``PanicException`` would stop a dask worker or escape
+    the driver's error handling; an unpicklable exception cannot leave a worker
+    process and would break its pool. Every executor sees the same exception.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        if isinstance(exc, Exception) and _travels(exc):
+            raise
+        raise TaskAbortedError(f"{type(exc).__name__}: {exc}") from exc
+
+
 def run_task(
     estimator: Any,
     data: Any,
@@ -91,11 +121,9 @@ def run_task(
     ``threads`` caps the BLAS and OpenMP thread pools for the duration of the
     fit (None leaves them alone), so that workers × threads stays within the cores.
     """
-    X = resolve_data(data)
-    if threads is None:
-        return fit_one(estimator, X, k, seed, family, score_func)
-    with capped_threads(threads):
-        return fit_one(estimator, X, k, seed, family, score_func)
+    limits = capped_threads(threads) if threads is not None else contextlib.nullcontext()
+    with portable_errors(), limits:
+        return fit_one(estimator, resolve_data(data), k, seed, family, score_func)
 
 
 def run_fused_group(
@@ -112,7 +140,12 @@ def run_fused_group(
 
     ``chains``: the nested k-means++ sequence of each run (see ``fused_lloyd``).
     """
-    X = resolve_data(data)
+    with portable_errors():
+        X = resolve_data(data)
+        return _fused_group(template, X, keys, ks, seeds, threads, family, chains)
+
+
+def _fused_group(template, X, keys, ks, seeds, threads, family, chains):
     limits = capped_threads(threads) if threads is not None else contextlib.nullcontext()
     mean_variance = None if X.ndim == 3 else float(np.mean(np.var(X, axis=0)))
     with limits:

@@ -62,20 +62,62 @@ class SweepTaskError(RuntimeError):
 
     Attributes
     ----------
-    k : int
-        The number of clusters of the failed task.
-    restart : int
-        The restart index of the failed task.
-    completed : list of TaskRecord
+    k : int or None
+        The number of clusters of the failed task; None when a worker process died
+        and took the whole process pool down, so that no one task can be blamed.
+    restart : int or None
+        The restart index of the failed task (None as for ``k``).
+    completed : list of ((k, restart), TaskRecord)
         The records of every task that finished before the failure, so that
         no finished work is lost.
+    in_flight : list of (k, restart)
+        The task that failed; when a worker died and broke the pool, every task
+        that was running or queued then (one of them ran on the dead worker). A
+        fused-engine group is listed by its first k and restart.
     """
 
-    def __init__(self, message: str, *, k: int, restart: int, completed: list[Any]):
+    def __init__(
+        self,
+        message: str,
+        *,
+        k: int | None,
+        restart: int | None,
+        completed: list[Any],
+        in_flight: list[tuple[int, int]] | None = None,
+    ):
         super().__init__(message)
         self.k = k
         self.restart = restart
         self.completed = completed
+        self.in_flight = [(k, restart)] if in_flight is None else in_flight
+
+
+class TaskAbortedError(RuntimeError):
+    """What a task raised, when that cannot reach the driver as it is.
+
+    A ``BaseException`` that is not an ``Exception`` (``SystemExit``, a Rust
+    ``PanicException`` from a compiled estimator; ``KeyboardInterrupt`` excepted)
+    would stop a dask worker or escape a sweep's error handling, and an exception
+    that does not pickle cannot leave a worker process. The task raises this
+    instead, on every executor alike; its message starts with the original type's
+    name, and in the driver's process ``__cause__`` is the original exception.
+    :class:`SweepTaskError` is raised from it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.cluster import KMeans
+    >>> from ksweep import KSweep, SweepTaskError
+    >>> class Exits(KMeans):
+    ...     def fit(self, X, y=None, sample_weight=None):
+    ...         raise SystemExit(3)
+    >>> X = np.random.default_rng(0).normal(size=(30, 2))
+    >>> try:
+    ...     KSweep(Exits(), k_range=[2, 3, 4], n_init=1).fit(X)
+    ... except SweepTaskError as err:
+    ...     print(err.k, type(err.__cause__).__name__, "SystemExit: 3" in str(err))
+    4 TaskAbortedError True
+    """
 
 
 class NoElbowWarning(UserWarning):
