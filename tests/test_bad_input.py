@@ -639,17 +639,19 @@ def test_gap_selection_on_sparse_X_names_the_value_that_asked_for_it():
     ("params", "shown"),
     [
         ({"scoring": ("davies_bouldin",)}, ("davies_bouldin",)),
-        ({"selection": "silhouette"}, "silhouette"),
+        ({"scoring": ("silhouette", "calinski_harabasz")}, ("silhouette", "calinski_harabasz")),
+        ({"selection": "calinski_harabasz"}, "calinski_harabasz"),
     ],
 )
-def test_criteria_on_precomputed_distances_are_refused(params, shown):
+def test_euclidean_criteria_on_precomputed_distances_are_refused(params, shown):
     from kmedoids import KMedoids
 
     D = np.abs(X_TRAIN[:, :1] - X_TRAIN[:, :1].T)
     message = template(
         "scoring",
-        "empty for time series and precomputed distances (the criteria are Euclidean on "
-        "feature vectors, and KMedoids does not take them)",
+        "empty or ('silhouette',) for precomputed distances (the silhouette is defined on a "
+        "distance matrix; the other criteria are Euclidean on feature vectors, which "
+        "KMedoids does not take)",
         shown,
     )
     assert_refused_before_any_fit(

@@ -99,7 +99,8 @@ def test_summary_shows_every_method_side_by_side(scored):
     assert summary.chosen()["gap"] == 4
     table = str(summary).splitlines()
     assert table[0].split() == ["method", "k", "reason"]
-    assert len(table) == 9 and all(line.split()[1] == "4" for line in table[1:])
+    assert len(table) == 10 and all(line.split()[1] == "4" for line in table[1:9])
+    assert table[9].startswith("All ") and table[9].endswith("methods that chose a k agree: k=4.")
     # the vote row shows the tally: all six methods chose 4
     assert summary["vote"].reason == (
         "k=4 has 6 of 6 votes (kneedle, two_segment, silhouette, calinski_harabasz, "
@@ -139,9 +140,13 @@ def test_criteria_are_refused_for_time_series():
 
 
 def test_to_frame_expands_the_gap_reference_matrix(scored):
-    frame = scored.results_.to_frame()
+    frame = scored.results_.to_frame(wide=True)
     assert {"silhouette", "gap", "gap_s", "gap_reference_log_inertia_4"} <= set(frame.columns)
     assert frame.shape[0] == 8
+    narrow = scored.results_.to_frame()
+    assert {"silhouette", "calinski_harabasz", "davies_bouldin", "gap", "gap_s"} <= set(narrow)
+    assert not any(name.startswith("gap_reference") for name in narrow)
+    assert scored.results_.to_text().splitlines()[0].split() == list(narrow.columns)
 
 
 def test_plot_draws_the_elbow_and_one_panel_per_criterion(scored, tmp_path):

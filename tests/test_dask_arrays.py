@@ -94,6 +94,15 @@ def test_same_seed_same_results_and_a_dask_dataframe_works(client, fitted, blobs
     assert again.best_k_ == 5 and again.n_features_in_ == 6
 
 
+def test_progress_counts_the_passes_over_x(client, blobs, capsys):
+    X = da.from_array(blobs[:20_000], chunks=(5_000, 6))
+    sweep = KSweep(k_range=range(2, 8), n_init=1, random_state=0, progress=True).fit(X)
+    err = capsys.readouterr().err
+    assert "ksweep (dask: 6 runs share each pass, at most 301)" in err
+    passes = int(sweep.results_["restart_n_iter"].max()) + 1
+    assert f"{passes}/{passes} [" in err  # a converged sweep ends its bar full
+
+
 def test_without_a_client_the_local_scheduler_runs_it(blobs):
     X = da.from_array(blobs[:20_000], chunks=(5_000, 6))
     with dask.config.set(scheduler="threads"):

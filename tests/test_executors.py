@@ -7,6 +7,7 @@ give clear errors, Ctrl-C returns promptly, user executors are left open.
 import multiprocessing
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -192,9 +193,19 @@ def test_inner_threads_none_leaves_library_defaults(data):
 
 @pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
 def test_progress_bar_counts_every_task(data, capsys, executor):
-    KSweep(**SWEEP, executor=executor, progress=True).fit(data)
+    KSweep(**SWEEP, executor=executor, engine="independent", progress=True).fit(data)
     err = capsys.readouterr().err
     assert "ksweep" in err and "18/18" in err
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
+def test_fused_progress_counts_groups_and_the_runs_they_finished(data, capsys, executor):
+    sweep = KSweep(**SWEEP, executor=executor, progress=True).fit(data)
+    assert sweep.results_.engine == "fused"
+    err = capsys.readouterr().err
+    assert "ksweep (18 fused runs)" in err and "18/18 runs" in err
+    totals = {int(total) for total in re.findall(r"\d+/(\d+) \[", err)}
+    assert len(totals) == 1 and totals.pop() < 18  # groups, not runs: no jumps by a group
 
 
 # -- failures ----------------------------------------------------------------------------

@@ -225,7 +225,7 @@ def test_dtw_matrix_through_processes_equals_serial(trace):
     serial = dtw_distance_matrix(X, block_size=10)
     parallel = dtw_distance_matrix(X, block_size=10, executor="processes", n_jobs=2)
     np.testing.assert_array_equal(parallel, serial)
-    assert ksweep.distances.__all__ == ["dtw_distance_matrix"]
+    assert ksweep.distances.__all__ == ["dtw_distance_matrix", "dtw_to_medoids"]
 
 
 def test_dtw_matrix_bad_block_size(trace):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 
@@ -258,20 +259,27 @@ def test_plot_sweep_without_selection_or_criteria(results):
 )
 def test_plot_sweep_one_panel_per_criterion(results, criteria):
     selection = kneedle(K, np.log(INERTIA))
+    selection = dataclasses.replace(selection, details={**selection.details, "scale": "log"})
     assert selection.k == 4  # the drop flattens after k = 4
     fig = plot_sweep(results, selection, criteria=criteria)
-    panels = _main_axes(fig, 1 + len(criteria))
-    assert len(fig.axes) == 2 + len(criteria)  # plus the twin axis of the statistic
+    panels = _main_axes(fig, 2 + len(criteria))
+    assert len(fig.axes) == 2 + len(criteria)  # inertia, the statistic, the criteria
     elbow = panels[0]
     np.testing.assert_array_equal(elbow.lines[0].get_ydata(), INERTIA)
     assert _vertical_lines_at(elbow, 4)
     assert "chosen k = 4" in _legend_texts(elbow)
-    assert "kneedle" in elbow.get_title()
-    for ax, name in zip(panels[1:], criteria, strict=True):
+    assert elbow.get_title() == "kneedle on log inertia: chosen k = 4"
+    assert elbow.get_yscale() == "log"  # the scale kneedle ran on
+    statistic = panels[1]
+    np.testing.assert_array_equal(statistic.lines[0].get_ydata(), selection.statistic)
+    assert statistic.get_ylabel() == "kneedle statistic\n(the knee is its peak)"
+    assert _vertical_lines_at(statistic, 4)
+    for ax, name in zip(panels[2:], criteria, strict=True):
         line = ax.lines[0]
         np.testing.assert_array_equal(line.get_xdata(), K)
         np.testing.assert_array_equal(line.get_ydata(), results[name])
-        assert ax.get_ylabel() == name
+        direction = "higher" if name == "silhouette" else "lower"
+        assert ax.get_ylabel() == f"{name}\n({direction} is better)"
         assert _vertical_lines_at(ax, 4)
         assert "chosen k = 4" in _legend_texts(ax)
 
@@ -293,15 +301,16 @@ def test_plot_sweep_aligns_a_subset_statistic_by_k(results):
     selection = two_segment(K, INERTIA)  # candidates are k = 3 .. 7, a subset of K
     assert selection.candidates.tolist() != K.tolist()
     fig = plot_sweep(results, selection)
-    elbow = _main_axes(fig, 1)[0]
-    twin = _twins(elbow)[0]
-    drawn = np.asarray(twin.lines[0].get_ydata(), dtype=float)
+    elbow, panel = _main_axes(fig, 2)
+    assert elbow.get_yscale() == "linear"  # two_segment ran on linear inertia
+    drawn = np.asarray(panel.lines[0].get_ydata(), dtype=float)
     expected = np.full(K.shape, np.nan)
     for candidate, value in zip(selection.candidates, selection.statistic, strict=True):
         expected[K == candidate] = value
     np.testing.assert_array_equal(drawn, expected)
-    assert twin.get_ylabel() == selection.statistic_name
-    assert _vertical_lines_at(elbow, selection.k)
+    assert panel.get_ylabel() == "two_segment statistic\n(higher is better)"
+    assert selection.statistic_name in _legend_texts(panel)
+    assert _vertical_lines_at(elbow, selection.k) and _vertical_lines_at(panel, selection.k)
 
 
 def test_plot_sweep_selection_without_k(results):
@@ -314,7 +323,7 @@ def test_plot_sweep_selection_without_k(results):
         reason="no knee found",
     )
     fig = plot_sweep(results, selection, criteria=["silhouette"])
-    for ax in _main_axes(fig, 2):
+    for ax in _main_axes(fig, 3):
         assert not any(text.startswith("chosen k") for text in _legend_texts(ax))
     assert "no k chosen" in fig.axes[0].get_title()
 

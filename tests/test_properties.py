@@ -292,11 +292,11 @@ def test_seeds_of_a_shared_k_do_not_depend_on_the_rest_of_the_sweep(
 
 @settings(max_examples=15, deadline=None, database=None)
 @given(X=blob_data(), k_range=K_RANGES, n_init=st.integers(1, 3), random_state=RANDOM_STATES)
-def test_to_frame_keeps_inertia_and_is_indexed_by_k(X, k_range, n_init, random_state):
+def test_to_frame_keeps_inertia_and_has_k_as_a_column(X, k_range, n_init, random_state):
     results = KSweep(k_range=k_range, n_init=n_init, random_state=random_state).fit(X).results_
-    frame = results.to_frame()
-    assert frame.index.name == "k"
-    np.testing.assert_array_equal(frame.index.to_numpy(), results["k"])
+    frame = results.to_frame(wide=True)
+    np.testing.assert_array_equal(frame["k"].to_numpy(), results["k"])
+    assert list(results.to_frame().columns) == results.table_columns()
     np.testing.assert_array_equal(frame["inertia"].to_numpy(), results["inertia"], strict=True)
     for r in range(n_init):
         np.testing.assert_array_equal(

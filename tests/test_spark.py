@@ -182,8 +182,8 @@ def test_predict_and_transform_go_through_the_best_kmeans_model(blobs, blob_swee
 
 
 def test_results_table_frame_and_plot_work_unchanged(blob_sweep):
-    frame = blob_sweep.results_.to_frame()
-    assert list(frame.index) == list(range(2, 10))
+    frame = blob_sweep.results_.to_frame(wide=True)
+    assert frame["k"].tolist() == list(range(2, 10))
     assert {"inertia", "silhouette", "restart_seed_0", "restart_seed_1"} <= set(frame.columns)
     assert "<--" in blob_sweep.results_.to_text(marked_k=blob_sweep.best_k_)
     fig = blob_sweep.plot()

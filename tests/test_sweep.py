@@ -51,7 +51,8 @@ def test_results_columns_have_one_row_per_k(fitted):
     assert results["k"].tolist() == list(range(1, 9))
     for name, column in results.items():
         assert column.shape[0] == 8, name
-    for name in ("restart_inertia", "restart_n_iter", "restart_fit_time", "restart_seed"):
+    time = f"restart_{results.time_column}"
+    for name in ("restart_inertia", "restart_n_iter", time, "restart_seed"):
         assert results[name].shape == (8, 4), name
 
 
@@ -66,8 +67,9 @@ def test_best_inertia_is_min_of_restarts_and_matches_estimators(fitted):
     np.testing.assert_array_equal(
         results["n_iter"], results["restart_n_iter"][rows, results["best_restart"]]
     )
-    np.testing.assert_allclose(results["fit_time"], results["restart_fit_time"].sum(axis=1))
-    assert (results["restart_fit_time"] > 0).all()
+    time = results.time_column  # "fit_time_share" on the fused engine
+    np.testing.assert_allclose(results[time], results[f"restart_{time}"].sum(axis=1))
+    assert (results[f"restart_{time}"] > 0).all()
     for i, k in enumerate(results["k"]):
         model = fitted.estimators_[k]
         assert isinstance(model, KMeans) and model.n_clusters == k
@@ -109,20 +111,44 @@ def test_fitted_attributes_come_from_the_chosen_model(fitted):
 
 def test_results_are_read_only_and_a_mapping(fitted):
     results = fitted.results_
-    assert set(results) >= {"k", "inertia", "inertia_mean", "inertia_std", "n_iter", "fit_time"}
+    assert results.engine == "fused" and results.time_column == "fit_time_share"
+    assert set(results) >= {"k", "inertia", "inertia_mean", "inertia_std", "n_iter"}
+    assert "fit_time_share" in results and "fit_time" not in results
     assert len(results) == len(dict(results))
     with pytest.raises(ValueError, match="read-only"):
         results["inertia"][0] = 0.0
 
 
 def test_to_frame_has_one_row_per_k_and_a_column_per_restart(fitted):
-    frame = fitted.results_.to_frame()
-    assert frame.index.name == "k"
-    assert frame.index.tolist() == list(range(1, 9))
+    frame = fitted.results_.to_frame(wide=True)
+    assert frame["k"].tolist() == list(range(1, 9))
     np.testing.assert_array_equal(frame["inertia"].to_numpy(), fitted.results_["inertia"])
     np.testing.assert_array_equal(
         frame["restart_inertia_3"].to_numpy(), fitted.results_["restart_inertia"][:, 3]
     )
+
+
+def test_to_frame_is_narrow_by_default_with_k_a_column(fitted):
+    frame = fitted.results_.to_frame()
+    assert list(frame.columns) == [
+        "k", "inertia", "inertia_mean", "inertia_std", "n_iter", "fit_time_share"
+    ]  # fmt: skip
+    assert frame[["k", "inertia"]].shape == (8, 2)
+    np.testing.assert_array_equal(frame["n_iter"].to_numpy(), fitted.results_["n_iter"])
+
+
+def test_to_text_headers_are_the_frame_columns(fitted):
+    header = fitted.results_.to_text().splitlines()[0].split()
+    assert header == list(fitted.results_.to_frame().columns)
+
+
+def test_a_shared_pass_time_is_named_a_share(fitted):
+    with pytest.raises(KeyError, match=r"'fused' engine .* 'fit_time_share'"):
+        fitted.results_["fit_time"]
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    alone = KSweep(k_range=range(2, 5), n_init=2, engine="independent", random_state=0).fit(X)
+    assert alone.results_.time_column == "fit_time"
+    assert "fit_time" in alone.results_.to_frame().columns
 
 
 def test_to_text_marks_the_chosen_k(fitted):

@@ -8,6 +8,7 @@ from ksweep._sweep import KSweep
 from ksweep.elbow import kneedle, two_segment
 from ksweep.exceptions import (
     InvalidParameterError,
+    LongSweepWarning,
     NoElbowWarning,
     NoStructureWarning,
     SweepInterrupted,
@@ -32,6 +33,7 @@ __all__ = [
     "register_executor",
     # errors and warnings
     "InvalidParameterError",
+    "LongSweepWarning",
     "NoElbowWarning",
     "NoStructureWarning",
     "SweepInterrupted",

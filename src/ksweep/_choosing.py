@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ksweep._families import family_of
 from ksweep._selection import SelectionResult
 from ksweep._validation import param_error
 from ksweep.consensus import vote
@@ -96,8 +97,13 @@ def criterion_columns(
     *,
     silhouette_sample: int | None,
     seed: int,
+    precomputed: bool = False,
 ) -> dict[str, np.ndarray]:
     """Per-k columns of the named criteria (gap excluded), from each k's best labels.
+
+    With ``precomputed``, X is a distance matrix and only the silhouette applies
+    (``sklearn.metrics.silhouette_score(metric="precomputed")``, on the rows and
+    columns of the same stratified sample).
 
     A criterion is NaN where it is undefined: below its smallest k, or where the
     model used fewer distinct labels than 2. The silhouette runs on a seeded
@@ -122,14 +128,35 @@ def criterion_columns(
                     if silhouette_sample and n_samples > silhouette_sample
                     else None
                 )
-                score = silhouette(X, k_labels, sample_size=sample, random_state=seed + int(k))
-                values[i], used[i] = score.score, score.n_samples_used
+                if precomputed:
+                    values[i], used[i] = precomputed_silhouette(X, k_labels, sample, seed + int(k))
+                else:
+                    score = silhouette(X, k_labels, sample_size=sample, random_state=seed + int(k))
+                    values[i], used[i] = score.score, score.n_samples_used
             else:
                 values[i] = CRITERIA[name].compute(X, k_labels)
         columns[name] = values
         if name == "silhouette":
             columns["silhouette_n_samples"] = used
     return columns
+
+
+def precomputed_silhouette(
+    D: np.ndarray, labels: np.ndarray, sample_size: int | None, seed: int
+) -> tuple[float, int]:
+    """The silhouette of a distance matrix (on a stratified sample of its rows and columns
+    when ``sample_size`` is given) and the number of samples used."""
+    from sklearn.metrics import silhouette_score
+
+    from ksweep._silhouette import _stratified_sample
+
+    codes = np.unique(np.asarray(labels), return_inverse=True)[1].ravel()
+    if sample_size is not None:
+        index = np.sort(
+            _stratified_sample(codes, np.bincount(codes), sample_size, np.random.default_rng(seed))
+        )
+        D, codes = D[np.ix_(index, index)], codes[index]
+    return float(silhouette_score(D, codes, metric="precomputed")), int(codes.shape[0])
 
 
 def gap_columns(results: Mapping, reference_log_inertia: np.ndarray) -> dict[str, np.ndarray]:
@@ -400,8 +427,48 @@ def choose_k(
     return result, int(result.k)
 
 
+def cheap_criteria(sweep: Any) -> tuple[str, ...]:
+    """The criteria ``summary(X)`` may add for this fitted sweep: the cheap three on
+    feature vectors, the silhouette alone on precomputed distances, none for time series,
+    dask arrays and streams."""
+    template = sweep._template()
+    results = sweep.results_
+    if results.engine in ("dask", "incremental", "fused-stream") or not hasattr(
+        sweep, "estimators_"
+    ):
+        return ()
+    if family_of(template, sweep.score_func).timeseries:
+        return ()
+    if template.get_params(deep=False).get("metric") == "precomputed":
+        return ("silhouette",)
+    return tuple(CRITERIA)
+
+
 class Summary(dict):
-    """What each selection method would choose, by name; ``str()`` gives a table."""
+    """What each selection method would choose, by name; ``str()`` gives a table.
+
+    The table ends with whether the methods agree, and any ``notes`` (criteria that could
+    not be shown).
+    """
+
+    def __init__(self, results=(), notes=()):
+        super().__init__(results)
+        self.notes = list(notes)
+
+    def agreement(self) -> str:
+        """One sentence: which k each group of methods chose (the vote left out)."""
+        groups: dict[int, list[str]] = {}
+        for name, result in self.items():
+            if name != "vote" and result.k is not None:
+                groups.setdefault(int(result.k), []).append(name)
+        if not groups:
+            return "No method chose a k."
+        if len(groups) == 1:
+            ((k, names),) = groups.items()
+            return f"All {len(names)} methods that chose a k agree: k={k}."
+        ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+        parts = "; ".join(f"k={k} ({', '.join(names)})" for k, names in ranked)
+        return f"The methods disagree: {parts}."
 
     def __str__(self) -> str:
         width = max((len(name) for name in self), default=6)
@@ -409,7 +476,7 @@ class Summary(dict):
         for name, result in self.items():
             chosen = "-" if result.k is None else str(result.k)
             lines.append(f"{name:<{width}}  {chosen:>4}  {result.reason}")
-        return "\n".join(lines)
+        return "\n".join([*lines, *self.notes, self.agreement()])
 
     def chosen(self) -> dict[str, int | None]:
         """The k each method chose (None where it found none)."""
@@ -421,6 +488,7 @@ __all__ = [
     "SCORING_NAMES",
     "SELECTION_NAMES",
     "Summary",
+    "cheap_criteria",
     "choose_k",
     "criterion_columns",
     "gap_columns",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,11 +31,16 @@ from ksweep._lloyd import (
     data_parallel_lloyd,
     seed_from_sample,
 )
-from ksweep._pipeline import Plan, Runner
+from ksweep._pipeline import Plan, Runner, progress_bar
 from ksweep._seeding import SAMPLE_KEY, STRUCTURE_KEY, seed_entropy, spawn
 from ksweep._structure_check import STRUCTURE_ROWS
 from ksweep._tasks import TaskRecord
-from ksweep._validation import check_k_range, param_error, validate_estimator_params
+from ksweep._validation import (
+    check_k_range,
+    check_numeric_columns,
+    param_error,
+    validate_estimator_params,
+)
 from ksweep.exceptions import SweepTaskError
 
 #: Default rows drawn for seeding (``KSweep(seeding_sample=...)``); every row of a smaller X.
@@ -60,6 +66,7 @@ def as_row_chunked(X, owner: str):
             raise TypeError(
                 f"{owner} takes a dask Array or DataFrame; got {type(X).__name__} instead."
             )
+        check_numeric_columns(X, owner)  # from the metadata: nothing is computed
         X = X.to_dask_array(lengths=True)
     if X.ndim != 2:
         raise ValueError(
@@ -128,13 +135,15 @@ def fit_dask(
     tol: float,
     sample_seed,
     sample_size: int = SAMPLE_ROWS,
+    on_pass: Callable[[], None] | None = None,
 ) -> tuple[list, float]:
     """Lloyd k-means for every ``(k, seed)`` over the row chunks of the dask array X.
 
     Returns the runs (:class:`~ksweep._fused.FusedRun`, with ``centers``,
     ``inertia``, ``n_iter`` and ``init_centers``; ``labels`` stays None: predict
     them lazily) and X's mean feature variance (the scale of ``tol``). On a
-    ``distributed.Client``, X is persisted on the workers for the fit.
+    ``distributed.Client``, X is persisted on the workers for the fit. ``on_pass()``
+    is called after each Lloyd pass over X (every run shares it).
     """
     import dask
     import dask.array as da
@@ -161,8 +170,16 @@ def fit_dask(
         for block, rows in zip(X.to_delayed().ravel().tolist(), X.chunks[0], strict=True)
         if rows > 0
     ]
+    reduce = _on_workers(blocks, SPLIT_EVERY)
+
+    def reduce_and_report(state):
+        out = reduce(state)
+        if on_pass is not None:
+            on_pass()
+        return out
+
     runs = data_parallel_lloyd(
-        _on_workers(blocks, SPLIT_EVERY),
+        reduce_and_report,
         ks,
         seeds,
         init,
@@ -244,6 +261,14 @@ class DaskArrayRunner(Runner):
 
     def run(self, plan: Plan) -> dict[tuple, TaskRecord]:
         params = self.template.get_params(deep=False)
+        most = int(params["max_iter"]) + 1  # the last pass only scores the final centers
+        bar = progress_bar(
+            self.sweep.progress,
+            most,
+            unit="pass",
+            desc=f"ksweep (dask: {plan.n_restarts * len(plan.k_values)} runs share each pass, "
+            f"at most {most})",
+        )
         start = time.perf_counter()
         keys = [(int(k), r) for k in plan.k_values for r in range(plan.n_restarts)]
         try:
@@ -255,11 +280,17 @@ class DaskArrayRunner(Runner):
                 tol=float(params["tol"]),
                 sample_seed=spawn(plan.entropy, SAMPLE_KEY),
                 sample_size=self.sweep.seeding_sample,
+                on_pass=None if bar is None else lambda: bar.update(1),
             )
         except BaseException as exc:  # asyncio's CancelledError is no Exception
             if isinstance(exc, KeyboardInterrupt) or not is_one_of(exc, LOST_WORK_ERRORS):
                 raise
             raise _lost_work(self.template, plan, keys, exc) from exc
+        finally:
+            if bar is not None:
+                bar.total = bar.n  # converged before max_iter: the bar ends full
+                bar.refresh()
+                bar.close()
         seconds = time.perf_counter() - start
         work = np.array([run.k * (run.n_iter + 1) for run in runs], dtype=float)
         fit_time = seconds * work / work.sum()  # each run's share, by k × passes

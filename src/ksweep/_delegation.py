@@ -12,6 +12,7 @@ from ksweep._dask_arrays import (
     score_dask,
     transform_dask,
 )
+from ksweep.distances import predict_by_medoids
 
 
 def _estimator_has(attr: str):
@@ -41,7 +42,19 @@ class ChosenModelMixin:
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
-        """Predict the cluster of each sample with ``best_estimator_``."""
+        """Predict the cluster of each sample with ``best_estimator_``.
+
+        After a sweep on precomputed distances (a k-medoids ``metric="precomputed"``),
+        X is the ``(n_new, best_k_)`` matrix of distances from each new sample to the
+        medoids (``best_estimator_.medoid_indices_``, in that order; for series,
+        :func:`ksweep.distances.dtw_to_medoids`), and each gets its nearest medoid's
+        cluster.
+        """
+        model = getattr(self, "best_estimator_", None)
+        if self._template().get_params(deep=False).get("metric") == "precomputed" and hasattr(
+            model, "medoid_indices_"
+        ):
+            return predict_by_medoids(type(self).__name__, model, X)
         return self._delegate("predict", X, predict_dask)
 
     @available_if(_estimator_has("transform"))

@@ -355,6 +355,26 @@ def validate_executor(owner: str, executor: Any, n_jobs: Any) -> None:
     )
     if n_jobs is not None:
         effective_n_jobs(n_jobs, owner=owner)
+        ignored = _ignores_n_jobs(executor)
+        if ignored:
+            from ksweep._pipeline import user_stacklevel  # the user's line, not ours
+
+            warnings.warn(
+                f"n_jobs={n_jobs!r} is not used by {ignored}; {owner} runs with the "
+                "workers it has. For n_jobs workers, pass executor='auto', 'processes' or "
+                "'threads' (or size your executor or cluster).",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
+
+
+def _ignores_n_jobs(executor: Any) -> str:
+    """Why ``executor`` ignores ``n_jobs`` in words (empty when it uses it)."""
+    if isinstance(executor, str):
+        return "executor='serial' (one task at a time)" if executor == "serial" else ""
+    if is_dask_client(executor):
+        return "an existing dask Client"
+    return f"an executor instance ({type(executor).__name__})"
 
 
 def open_backend(

@@ -306,21 +306,40 @@ def task_params(estimator: Any, k: int, seed: int) -> dict[str, Any]:
 
 
 def check_scoring_applies(sweep: Any) -> None:
-    """Refuse criteria (``scoring``, or a criterion as ``selection``) for time series and
-    precomputed distances: the criteria are Euclidean on feature vectors."""
+    """Refuse criteria (``scoring``, or a criterion as ``selection``) that do not apply:
+    every criterion for time series, all but the silhouette on precomputed distances (the
+    others are Euclidean on feature vectors; the silhouette is defined on distances)."""
     template = sweep._template()
     scoring = sweep._scoring()
+    if not scoring:
+        return
+    shown = sweep.scoring if sweep.scoring is not None else sweep.selection
+    owner = type(sweep).__name__
     precomputed = precomputed_param(template)
-    refused = [name for name in scoring if name in FEATURE_CRITERIA]
-    timeseries = family_of(template, sweep.score_func).timeseries
-    if (timeseries and scoring) or (precomputed is not None and refused):
-        what = "affinities" if precomputed == "affinity" else "distances"
+    if family_of(template, sweep.score_func).timeseries:
         raise param_error(
             "scoring",
-            type(sweep).__name__,
-            f"empty for time series and precomputed {what} (the criteria are Euclidean "
-            f"on feature vectors, and {type(template).__name__} does not take them)",
-            sweep.scoring if sweep.scoring is not None else sweep.selection,
+            owner,
+            "empty for time series (the criteria are Euclidean on feature vectors, and "
+            f"{type(template).__name__} does not take them)",
+            shown,
+        )
+    if precomputed == "affinity" and any(name in FEATURE_CRITERIA for name in scoring):
+        raise param_error(
+            "scoring",
+            owner,
+            "empty for precomputed affinities (the criteria are Euclidean on feature "
+            f"vectors or read distances, and {type(template).__name__} takes similarities)",
+            shown,
+        )
+    if precomputed == "metric" and set(scoring) - {"silhouette"}:
+        raise param_error(
+            "scoring",
+            owner,
+            "empty or ('silhouette',) for precomputed distances (the silhouette is defined "
+            "on a distance matrix; the other criteria are Euclidean on feature vectors, "
+            f"which {type(template).__name__} does not take)",
+            shown,
         )
 
 

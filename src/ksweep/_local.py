@@ -23,6 +23,7 @@ from scipy import sparse
 
 from ksweep._checkpoint import Checkpoint, fingerprint_data, identity_value, task_payload
 from ksweep._choosing import check_silhouette_sample, criterion_columns, gap_columns
+from ksweep._duration import DurationCheck
 from ksweep._executors import (
     DEAD_WORKER_ERRORS,
     TaskFailed,
@@ -32,7 +33,15 @@ from ksweep._executors import (
 )
 from ksweep._families import check_precomputed, family_of
 from ksweep._fused import GROUP_CENTERS, fused_unsupported
-from ksweep._pipeline import BestKeeper, Plan, Runner, Task, n_restarts_for, user_stacklevel
+from ksweep._pipeline import (
+    BestKeeper,
+    Plan,
+    Runner,
+    Task,
+    n_restarts_for,
+    progress_bar,
+    user_stacklevel,
+)
 from ksweep._seeding import GAP_REFERENCES_KEY, criteria_seed, seed_entropy, spawn
 from ksweep._structure_check import dense_rows
 from ksweep._tasks import TaskRecord, run_fused_group, run_task
@@ -97,17 +106,6 @@ def _work(X, template) -> float:
     if X.ndim == 3 and metric in ("dtw", "softdtw"):
         size *= X.shape[1]
     return float(size)
-
-
-def _progress_bar(progress: bool, total: int):
-    """A tqdm bar over tasks, or None."""
-    if not progress:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError as exc:
-        raise ImportError("progress=True needs tqdm: pip install 'ksweep[progress]'") from exc
-    return tqdm(total=total, desc="ksweep", unit="fit")
 
 
 def _describe(key: tuple) -> tuple[int, int, str]:
@@ -386,6 +384,7 @@ class LocalRunner(Runner):
             self.scoring,
             silhouette_sample=sweep.silhouette_sample,
             seed=criteria_seed(plan.entropy),
+            precomputed=self.template.get_params(deep=False).get("metric") == "precomputed",
         )
         if "gap" in self.scoring:
             references = range(1, plan.n_references + 1)
@@ -413,10 +412,19 @@ class LocalRunner(Runner):
             return {}
         sweep = self.sweep
         keeper = BestKeeper(self.family.objective)
-        bar = _progress_bar(sweep.progress, len(tasks))  # a missing tqdm fails before any start
         seeds = {task.key: task.seed for task in tasks}
+        groups = _fused_groups(tasks) if self.engine == "fused" else None
+        # a missing tqdm fails before any start. The fused engine's runs of a group end
+        # together, so its bar counts groups (with the runs done alongside): a bar over
+        # runs would jump and its rate (the ETA) would mislead.
+        bar = (
+            progress_bar(sweep.progress, len(tasks), unit="fit")
+            if groups is None
+            else progress_bar(
+                sweep.progress, len(groups), unit="group", desc=f"ksweep ({len(tasks)} fused runs)"
+            )
+        )
         try:
-            groups = _fused_groups(tasks) if self.engine == "fused" else None
             with backend_session(
                 sweep.executor,
                 sweep.n_jobs,
@@ -438,14 +446,27 @@ class LocalRunner(Runner):
                         (key, run_task, (self.template, handles[index], k, seed, *common))
                         for key, index, k, seed in tasks
                     )
+                finished = 0
+                n_jobs = len(tasks) if groups is None else len(groups)
+                duration = DurationCheck(
+                    n_jobs,
+                    backend.workers,
+                    self.template,
+                    sweep.n_init,
+                    "fit (the largest k)" if groups is None else "group of fused runs",
+                )
                 for job_key, result in run_tasks(backend.executor, jobs, backend.window):
+                    duration.first_finished(user_stacklevel() + 1)
                     done = result if self.engine == "fused" else {job_key: result}
                     for key, record in done.items():
                         keeper.add(key, record)
                         if checkpoint is not None:
                             _save(checkpoint, key, seeds[key], record, keeper.records)
-                        if bar is not None:
-                            bar.update(1)
+                    finished += len(done)
+                    if bar is not None:
+                        if groups is not None:
+                            bar.set_postfix_str(f"{finished}/{len(tasks)} runs", refresh=False)
+                        bar.update(1 if groups is not None else len(done))
         except TaskFailed as failure:
             if isinstance(failure.__cause__, KeyboardInterrupt):  # Ctrl-C reached a worker
                 raise _interrupted(keeper.records, len(tasks)) from None

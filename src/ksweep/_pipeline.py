@@ -165,6 +165,17 @@ class BestKeeper:
         return record
 
 
+def progress_bar(progress: bool, total: int | None, *, unit: str, desc: str = "ksweep"):
+    """A tqdm bar (``progress=True``) or None; tqdm missing is an ImportError with a hint."""
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as exc:
+        raise ImportError("progress=True needs tqdm: pip install 'ksweep[progress]'") from exc
+    return tqdm(total=total, desc=desc, unit=unit)
+
+
 def warn_non_monotonic(results: SweepResult, stacklevel: int) -> None:
     """Warn where the best objective rises with k: the optimizer fell short there."""
     rising = np.flatnonzero(results["non_monotonic"])

@@ -12,6 +12,14 @@ _INT_COLUMNS = ("n_iter", "seed")
 #: Objectives that fall as k grows (a sum over samples); others (a negated score to
 #: maximise) are not read for rises.
 MINIMISED = ("inertia", "neg_log_likelihood")
+#: Engines that time one shared pass for many runs: their per-run seconds are a share of it
+#: (by k x passes), not a measurement, and their time column is named ``fit_time_share``.
+SHARED_TIME_ENGINES = ("fused", "dask", "fused-stream", "spark-fused")
+#: The per-k columns of the narrow table (``to_frame()``, ``to_text()``), in order; the
+#: time column's name depends on the engine (see :attr:`SweepResult.time_column`).
+_NARROW_FIRST = ("k", "inertia", "inertia_mean", "inertia_std", "n_iter")
+#: Per-k columns only the wide table shows.
+_WIDE_ONLY = ("raw_inertia", "best_restart", "non_monotonic", "silhouette_n_samples")
 
 
 def restart_rank(value: float, restart: int) -> tuple[float, int]:
@@ -47,15 +55,24 @@ class SweepResult(Mapping):
     - ``raw_inertia``: the estimator's own ``inertia_`` of the best restart
       (NaN where it has none);
     - ``best_restart``: index of the restart that minimizes ``objective``;
-    - ``n_iter``: iterations of the best restart (-1 when not reported);
-    - ``fit_time``: seconds of fitting summed over the restarts of that k;
+    - ``n_iter``: iterations of the best restart, -1 where the estimator reports
+      none (``kmedoids.KMedoids`` has no ``n_iter_``); ``to_frame()`` shows
+      those as ``<NA>`` and ``to_text()`` as ``NA``. For a dask array it counts
+      the Lloyd passes over the whole of X after the runs were seeded (and
+      refined) on a sample, so it is often small;
+    - ``fit_time``: seconds of fitting summed over the restarts of that k,
+      measured per fit. Engines that fit many runs in one shared pass over X
+      (``engine`` "fused", "dask", "fused-stream", "spark-fused") cannot time a
+      run alone: they split each pass's seconds among its runs by k x passes,
+      and the column is named ``fit_time_share`` instead (see
+      :attr:`time_column`);
     - ``non_monotonic``: True where the objective of the best restart is above
       the one at the previous (smaller) k: an optimizer that fell short;
     - family extras of the best restart (``bic``, ``neg_log_likelihood`` for
       mixtures) and added per-k columns (criteria);
     - ``restart_<name>``: 2-D, shape ``(n_k, n_restarts)``, one column per
-      restart, for ``inertia``, ``raw_inertia``, ``n_iter``, ``fit_time``,
-      ``seed`` and the extras.
+      restart, for ``inertia``, ``raw_inertia``, ``n_iter``, ``fit_time`` (or
+      ``fit_time_share``), ``seed`` and the extras.
 
     Parameters
     ----------
@@ -135,7 +152,7 @@ class SweepResult(Mapping):
             "raw_inertia": per_restart["raw_inertia"][rows, best],
             "best_restart": best.astype(np.int64),
             "n_iter": per_restart["n_iter"][rows, best],
-            "fit_time": per_restart["fit_time"].sum(axis=1),
+            self.time_column: per_restart["fit_time"].sum(axis=1),
             "non_monotonic": rises,
         }
         for name, values in per_restart.items():
@@ -144,7 +161,7 @@ class SweepResult(Mapping):
         for name, values in self._init["columns"].items():
             out[name] = np.asarray(values)
         for name, values in per_restart.items():
-            out[f"restart_{name}"] = values
+            out[f"restart_{self.time_column if name == 'fit_time' else name}"] = values
         for array in out.values():
             array.flags.writeable = False
         self._columns = out
@@ -161,7 +178,21 @@ class SweepResult(Mapping):
             array.flags.writeable = False
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self._columns[name]
+        try:
+            return self._columns[name]
+        except KeyError:
+            if name in ("fit_time", "restart_fit_time") and self.time_column != "fit_time":
+                raise KeyError(
+                    f"{name!r}: the {self.engine!r} engine fits many runs in one pass over X "
+                    f"and cannot time one run alone; its seconds split by k x passes are in "
+                    f"{name.replace('fit_time', 'fit_time_share')!r}."
+                ) from None
+            raise
+
+    @property
+    def time_column(self) -> str:
+        """``"fit_time_share"`` for engines that split shared passes, else ``"fit_time"``."""
+        return "fit_time_share" if self.engine in SHARED_TIME_ENGINES else "fit_time"
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._columns)
@@ -184,10 +215,52 @@ class SweepResult(Mapping):
         """Names of the columns with one value per k (1-D)."""
         return [name for name, column in self._columns.items() if column.ndim == 1]
 
-    def to_frame(self):
-        """The results as a pandas DataFrame indexed by k; 2-D columns become one per restart.
+    def table_columns(self, wide: bool = False) -> list[str]:
+        """The columns of :meth:`to_frame` and :meth:`to_text`, in order.
 
-        Requires pandas (``pip install ksweep[pandas]``).
+        Narrow (the default): ``k``, ``inertia``, ``inertia_mean``, ``inertia_std``,
+        ``n_iter``, the time column, then family extras and criteria (one value per
+        k). ``wide=True`` adds ``raw_inertia``, ``best_restart``, ``non_monotonic``
+        and every 2-D column, one column per restart (or gap reference).
+        """
+        first = [*_NARROW_FIRST, self.time_column]
+        rest = [name for name in self._columns if name not in first]
+        if wide:
+            return first + rest
+        return first + [
+            name for name in rest if name not in _WIDE_ONLY and self._columns[name].ndim == 1
+        ]
+
+    def to_frame(self, wide: bool = False):
+        """The results as a pandas DataFrame, one row per k, ``k`` a column.
+
+        Parameters
+        ----------
+        wide : bool, default=False
+            False: the columns of :meth:`to_text` (k, best inertia, its mean and
+            std over restarts, ``n_iter``, the time column, extras and criteria).
+            True: every column; a 2-D column ``name`` becomes ``name_0``,
+            ``name_1``, ... (one per restart, or per gap reference).
+
+        ``n_iter`` is a nullable integer column, ``<NA>`` where the estimator
+        reports no iterations. Requires pandas (``pip install ksweep[pandas]``).
+
+        Examples
+        --------
+        >>> result = SweepResult(
+        ...     k=[2, 3],
+        ...     restarts={
+        ...         "inertia": [[9.0, 7.0], [4.0, 5.0]],
+        ...         "raw_inertia": [[9.0, 7.0], [4.0, 5.0]],
+        ...         "n_iter": [[3, 4], [5, 2]],
+        ...         "fit_time": [[0.1, 0.1], [0.2, 0.2]],
+        ...         "seed": [[11, 12], [13, 14]],
+        ...     },
+        ... )
+        >>> list(result.to_frame().columns)
+        ['k', 'inertia', 'inertia_mean', 'inertia_std', 'n_iter', 'fit_time']
+        >>> result.to_frame(wide=True)["restart_inertia_1"].tolist()
+        [7.0, 5.0]
         """
         try:
             import pandas as pd
@@ -196,27 +269,69 @@ class SweepResult(Mapping):
                 "SweepResult.to_frame requires pandas: pip install 'ksweep[pandas]'"
             ) from exc
         data = {}
-        for name, column in self._columns.items():
+        for name in self.table_columns(wide):
+            column = self._columns[name]
             if column.ndim == 1:
                 data[name] = column
             else:  # one column per restart (or per gap reference)
                 for j in range(column.shape[1]):
                     data[f"{name}_{j}"] = column[:, j]
-        return pd.DataFrame(data).set_index("k")
+        frame = pd.DataFrame(data)
+        for name in ("n_iter", "restart_n_iter"):
+            for column in [c for c in frame.columns if c == name or c.startswith(name + "_")]:
+                frame[column] = frame[column].astype("Int64").mask(frame[column] < 0)
+        return frame
 
     def to_text(self, marked_k: int | None = None) -> str:
-        """A plain-text table of the main per-k columns; ``marked_k``'s row ends with ``<--``.
+        """A plain-text table of :meth:`to_frame`'s columns (same names, same order).
 
-        A ``!`` after the inertia flags a k whose objective is above the previous k's.
+        ``marked_k``'s row ends with ``<--``; a ``!`` after the inertia flags a k
+        whose objective is above the previous k's (``non_monotonic``); ``NA`` is an
+        ``n_iter`` the estimator does not report.
+
+        Examples
+        --------
+        >>> result = SweepResult(
+        ...     k=[2, 3],
+        ...     restarts={
+        ...         "inertia": [[9.0, 7.0], [4.0, 5.0]],
+        ...         "raw_inertia": [[9.0, 7.0], [4.0, 5.0]],
+        ...         "n_iter": [[3, 4], [5, 2]],
+        ...         "fit_time": [[0.1, 0.1], [0.2, 0.2]],
+        ...         "seed": [[11, 12], [13, 14]],
+        ...     },
+        ... )
+        >>> print(result.to_text(marked_k=3))
+           k  inertia   inertia_mean  inertia_std  n_iter  fit_time
+           2        7              8            1       4     0.200
+           3        4            4.5          0.5       5     0.400  <--
         """
-        header = f"{'k':>4} {'inertia':>14} {'mean':>14} {'std':>12} {'n_iter':>6} {'fit_s':>8}"
-        lines = [header]
-        for i, k in enumerate(self["k"]):
-            flag = "!" if self["non_monotonic"][i] else " "
-            line = (
-                f"{k:>4d} {self['inertia'][i]:>14.6g}{flag}{self['inertia_mean'][i]:>14.6g} "
-                f"{self['inertia_std'][i]:>12.4g} {self['n_iter'][i]:>6d} "
-                f"{self['fit_time'][i]:>8.3f}"
+        names = self.table_columns()
+        cells = {name: [_cell(name, v) for v in self._columns[name]] for name in names}
+        flags = ["!" if flag else " " for flag in self._columns["non_monotonic"]]
+        widths = {name: max(len(name), *(len(c) for c in cells[name])) for name in names}
+        widths["k"] = max(widths["k"], 4)  # rows start indented, as they always have
+        after = {name: " " if name == "inertia" else "" for name in names}  # room for "!"
+        lines = ["  ".join(f"{name:>{widths[name]}}{after[name]}" for name in names).rstrip()]
+        for i, k in enumerate(self._columns["k"]):
+            line = "  ".join(
+                f"{cells[name][i]:>{widths[name]}}" + (flags[i] if after[name] else "")
+                for name in names
             )
             lines.append(line + ("  <--" if k == marked_k else ""))
         return "\n".join(lines)
+
+
+def _cell(name: str, value) -> str:
+    """One value of :meth:`SweepResult.to_text`."""
+    if name == "n_iter":
+        return "NA" if value < 0 else str(int(value))
+    if isinstance(value, np.bool_ | bool):
+        return str(bool(value))
+    if isinstance(value, np.integer):
+        return str(int(value))
+    if "time" in name:
+        return f"{value:.3f}"
+    if name == "inertia_std" or name not in ("k", "inertia", "inertia_mean"):
+        return f"{value:.4g}"
+    return f"{value:.6g}"

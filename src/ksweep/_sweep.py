@@ -19,11 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ksweep._choosing import (
     DEFAULT_GAP_RULE,
-    SCORING_NAMES,
-    Summary,
     check_long_enough,
     needed_scoring,
-    summary,
 )
 from ksweep._dask_arrays import (
     SAMPLE_ROWS,
@@ -31,13 +28,14 @@ from ksweep._dask_arrays import (
     is_dask_collection,
 )
 from ksweep._delegation import ChosenModelMixin
+from ksweep._evidence import SweepEvidence
 from ksweep._executors import ExecutorByReference, validate_executor
 from ksweep._families import check_scoring_applies, family_of
 from ksweep._incremental import not_incremental, stream_batch
 from ksweep._local import LocalRunner
 from ksweep._pipeline import Runner, adopt, drive, user_stacklevel, warn_non_monotonic
 from ksweep._repair import repair
-from ksweep._resampling import resampled_stability, stability_columns, stability_summary
+from ksweep._resampling import resampled_stability, stability_columns
 
 # seed_entropy and task_seeds lived here before ksweep._seeding: re-exported for old imports
 from ksweep._seeding import seed_entropy as seed_entropy
@@ -55,7 +53,12 @@ from ksweep.criteria import DEFAULT_SILHOUETTE_SAMPLE
 
 
 class KSweep(
-    ChosenModelMixin, ExecutorByReference, ClusterMixin, MetaEstimatorMixin, BaseEstimator
+    SweepEvidence,
+    ChosenModelMixin,
+    ExecutorByReference,
+    ClusterMixin,
+    MetaEstimatorMixin,
+    BaseEstimator,
 ):
     """Fit a clusterer for every k in a range, with restarts, and choose k.
 
@@ -128,7 +131,12 @@ class KSweep(
         in a thread-count dependent order). An int caps every task at that many;
         None leaves the libraries' defaults.
     progress : bool, default=False
-        Show a tqdm progress bar over tasks as they complete (needs tqdm).
+        Show a tqdm progress bar (needs tqdm) on every executor: over fits as
+        they complete for independent fits; over groups for the fused engine
+        (the runs of a group end together; the ``(k, restart)`` runs finished
+        are shown beside), so its rate and ETA are not skewed by jumps; over
+        Lloyd passes over X for a dask array (every run shares each pass; at
+        most ``max_iter + 1``, the bar ends full when the runs converge).
     selection : str or callable, default="auto"
         How ``best_k_`` is chosen. "auto": kneedle on the log of the best
         inertia per k, unless a null test finds no cluster structure
@@ -144,9 +152,11 @@ class KSweep(
         for the purpose), "bic" (mixtures), or "vote" (each of those computed
         casts one vote, the most voted k wins, a tie goes to the k of the
         first of them in that order; the three cheap criteria are computed
-        for it, the gap only when ``scoring`` names it). A callable receives
-        ``(k, results_)`` and returns an object with a ``k`` attribute (such as
-        :class:`ksweep.SelectionResult`) or an int. When the method finds no
+        for it, the gap only when ``scoring`` names it). A callable
+        ``selection(k, results)`` receives the k values (ndarray of int) and
+        ``results_`` (a :class:`~ksweep.SweepResult`) and returns an object
+        with a ``k`` attribute (such as :class:`ksweep.SelectionResult`), an
+        int, or None for "no k". When the method finds no
         k, a :class:`~ksweep.exceptions.NoElbowWarning` is issued and the
         largest k is used.
     elbow_scale : {"auto", "log", "linear"}, default="auto"
@@ -157,16 +167,31 @@ class KSweep(
         for every other method. Log needs positive inertia: where some is
         zero, the linear scale is used. ``elbow_.details["scale"]`` records
         the scale used.
-    score_func : callable or None, default=None
-        ``score_func(fitted_estimator, X) -> float``, lower is better: the
-        inertia of each fit, for estimators ksweep cannot score itself (no
-        ``inertia_``, labels or ``predict``) or to use another objective.
+    scoring : str, tuple of str or None, default=None
+        Criteria to add to ``results_`` as per-k columns, computed from the
+        best model of each k: any of "silhouette", "calinski_harabasz",
+        "davies_bouldin" (cheap: from the labels) and "gap" (costly: fits
+        ``gap_references`` reference data sets like the data). The criterion
+        ``selection`` names is computed even when absent here; ``summary()``
+        shows the cheap three whatever ``scoring`` says. Euclidean, on feature
+        vectors; on precomputed distances (``metric="precomputed"``) only
+        "silhouette" applies.
+    silhouette_sample : int or None, default=10_000
+        Above this many samples the silhouette is computed on a seeded sample
+        of this size, stratified by cluster; None always computes it exactly
+        (in row blocks, never an n x n matrix).
     seeding_sample : int, default=20_000
         For a dask array X: the rows drawn to the client to seed the runs
         (each run starts from the best of five k-means++ draws, each refined
         by Lloyd on this sample; at least 3 × the largest k rows are drawn).
         A larger sample seeds better where clusters are small, and moves
         more rows to the client. Not used for X in memory or ``partial_fit``.
+    gap_references : int, default=10
+        Reference data sets of the gap statistic (B); each is swept like the
+        data, so the gap costs about ``gap_references`` times the sweep.
+    gap_reference : {"uniform", "pca"}, default="uniform"
+        Where the gap's references are drawn: uniformly in the bounding box of
+        the features, or of their principal components.
     gap_rule : {"firstSEmax", "Tibs2001SEmax", "globalSEmax", "firstmax", "globalmax"}, \
 default="Tibs2001SEmax"
         How the gap statistic's k is read from its curve: the rules of R's
@@ -175,6 +200,18 @@ default="Tibs2001SEmax"
         ``benchmarks/selection_accuracy.py``.
     gap_se_factor : float, default=1.0
         R's ``SE.factor``: how many standard errors the gap's SE rules allow.
+    score_func : callable or None, default=None
+        ``score_func(fitted_estimator, X) -> float``, lower is better: the
+        inertia of each fit, for estimators ksweep cannot score itself (no
+        ``inertia_``, labels or ``predict``) or to use another objective.
+    checkpoint : str, os.PathLike or None, default=None
+        A directory where every finished ``(k, restart)`` is written as it
+        completes (plain JSON); a later fit with the same data and parameters
+        runs only the tasks not stored there (an interrupted sweep resumes).
+        A checkpoint written for other data or parameters is refused with
+        :class:`~ksweep.exceptions.CheckpointMismatchError`.
+    checkpoint_overwrite : bool, default=False
+        Discard a mismatching checkpoint instead of refusing it.
     n_init_max : "auto", int or None, default=None
         Restarts for a k that looks stuck in a poor local optimum
         (:func:`ksweep.convergence.suspicious_k`: its best inertia breaks the
@@ -195,7 +232,6 @@ default="Tibs2001SEmax"
         (``stability_``, ``results_["stability_chosen"]`` and
         ``["stability_ari"]``; ``summary()`` says e.g. "k=5 chosen in 19 of 20
         resamples"). X in memory only.
-
 
     Attributes
     ----------
@@ -465,7 +501,8 @@ default="Tibs2001SEmax"
           fitted sweep). :meth:`extend` after ``partial_fit`` runs a full :meth:`fit`.
 
         ``results_["n_iter"]`` counts each model's updates, ``results_["fit_time"]``
-        their seconds; ``labels_`` is not set; ``executor`` and ``progress`` are not
+        their seconds (``"fit_time_share"`` on "fused-stream": a share of each
+        batch's pass, split by k); ``labels_`` is not set; ``executor`` and ``progress`` are not
         used. ``selection`` must be ``"kneedle"``, ``"two_segment"`` or a callable, ``scoring`` and
         ``checkpoint`` None. Batches must be dense; a rising inertia is flagged in
         ``results_["non_monotonic"]`` without a warning.
@@ -533,78 +570,3 @@ default="Tibs2001SEmax"
             self.stability_ = resampled_stability(self, runner.X, plan.entropy)
             self.results_ = self.results_.with_columns(**stability_columns(self.stability_))
         return self
-
-    # -- evidence -----------------------------------------------------------------------
-
-    def summary(self) -> Summary:
-        """What every applicable selection method chooses on this sweep, side by side.
-
-        The default selection ``"auto"`` first (its reason gives the
-        no-structure test), the elbow detectors, each criterion in ``results_``,
-        the gap statistic when it was computed, BIC for mixtures, the
-        ``"vote"`` of these, whose reason is the tally, and with ``stability``
-        a ``"stability"`` row: the k chosen most often over the resamples. ``str()`` of the
-        result is a table; ``.chosen()`` maps each method to its k.
-
-        Returns
-        -------
-        Summary
-            A dict of method name to :class:`~ksweep.SelectionResult`.
-
-        Examples
-        --------
-        >>> from sklearn.datasets import make_blobs
-        >>> from ksweep import KSweep
-        >>> X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
-        >>> sweep = KSweep(k_range=range(2, 7), n_init=2, random_state=0).fit(X)
-        >>> summary = sweep.summary()
-        >>> list(summary), summary["auto"].k
-        (['auto', 'kneedle', 'two_segment', 'vote'], 3)
-        >>> summary["vote"].reason  # a tie goes to the first voter's k
-        'k=3 has 1 of 2 votes (kneedle); k=4: 1 (two_segment)'
-        """
-        check_is_fitted(self)
-        rows = Summary(
-            summary(
-                self.results_["k"],
-                self.results_,
-                self.elbow_scale,
-                gap_rule=self.gap_rule,
-                gap_se_factor=self.gap_se_factor,
-                structure=getattr(self, "structure_", None),
-            )
-        )
-        if hasattr(self, "stability_"):
-            rows["stability"] = stability_summary(self.stability_, self.best_k_)
-        return rows
-
-    def plot(self, ax=None):
-        """Plot the sweep: inertia per k with its spread over restarts, the chosen k marked.
-
-        Without ``ax``, a figure with the elbow panel (best inertia, mean ± std
-        over restarts, the selection's statistic on a second axis) and one panel
-        per criterion in ``results_``. With ``ax``, only the elbow panel, drawn
-        on it. Needs matplotlib (``pip install 'ksweep[plot]'``).
-
-        Returns
-        -------
-        matplotlib Figure (without ``ax``) or Axes (with ``ax``)
-
-        Examples
-        --------
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
-        >>> import matplotlib.pyplot as plt
-        >>> from sklearn.datasets import make_blobs
-        >>> from ksweep import KSweep
-        >>> X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
-        >>> sweep = KSweep(k_range=range(2, 7), n_init=2, random_state=0).fit(X)
-        >>> fig = sweep.plot()
-        >>> type(fig).__name__, len(fig.axes)
-        ('Figure', 2)
-        >>> plt.close(fig)
-        """
-        check_is_fitted(self)
-        from ksweep.plotting import plot_fitted
-
-        return plot_fitted(self.results_, self.elbow_, self.best_k_, SCORING_NAMES, ax=ax)

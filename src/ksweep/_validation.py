@@ -273,6 +273,39 @@ def check_time_series(X: Any, *, owner: str = "KSweep", min_samples: int = 1) ->
     return arr
 
 
+#: What a NaN in X means for a sweep, and what to do (scikit-learn's own message points to
+#: supervised models that accept NaN, which no clusterer here does).
+MISSING_VALUES_ADVICE = (
+    "Input X contains NaN. {owner} clusters every row, and its clusterers need a value in "
+    "every cell: drop the rows with missing values (for a DataFrame, X.dropna()) or impute "
+    "them first (sklearn.impute.SimpleImputer in a Pipeline before {owner})."
+)
+
+
+def check_numeric_columns(X: Any, owner: str) -> None:
+    """Refuse a (pandas or dask) DataFrame with a non-numeric column, naming the column."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "columns") or not hasattr(dtypes, "items"):
+        return
+    from pandas.api.types import is_numeric_dtype  # a DataFrame: pandas is there
+
+    for name, dtype in dtypes.items():
+        if is_numeric_dtype(dtype):
+            continue
+        example = ""
+        if type(X).__module__.startswith("pandas"):  # show a value that is not a number
+            try:
+                np.asarray(X[name], dtype=np.float64)
+                continue  # object column of numbers: scikit-learn converts it
+            except (TypeError, ValueError) as exc:
+                example = f" ({exc})"
+        raise ValueError(
+            f"The 'X' argument of {owner} has a non-numeric column {name!r} "
+            f"(dtype {dtype}){example}: encode it first (OneHotEncoder or OrdinalEncoder in a "
+            f"ColumnTransformer) or drop it."
+        )
+
+
 def check_input(estimator: Any, X: Any, *, reset: bool, timeseries: bool):
     """X for ``fit`` (``reset``) or for predict, transform and score of a fitted sweep.
 
@@ -285,15 +318,22 @@ def check_input(estimator: Any, X: Any, *, reset: bool, timeseries: bool):
 
     owner = type(estimator).__name__
     if not timeseries:
-        return validate_data(
-            estimator,
-            X,
-            reset=reset,
-            accept_sparse="csr" if get_tags(estimator).input_tags.sparse else False,
-            accept_large_sparse=False,
-            dtype=[np.float64, np.float32],
-            ensure_min_samples=2 if reset else 1,
-        )
+        check_numeric_columns(X, owner)
+        try:
+            return validate_data(
+                estimator,
+                X,
+                reset=reset,
+                accept_sparse="csr" if get_tags(estimator).input_tags.sparse else False,
+                accept_large_sparse=False,
+                dtype=[np.float64, np.float32],
+                ensure_min_samples=2 if reset else 1,
+            )
+        except ValueError as exc:
+            first = str(exc).split("\n", 1)[0]
+            if first.startswith("Input X contains NaN"):  # not scikit-learn's advice for
+                raise ValueError(MISSING_VALUES_ADVICE.format(owner=owner)) from None  # models
+            raise
     X = check_time_series(X, owner=owner, min_samples=2 if reset else 1)
     if reset:
         estimator.n_features_in_ = X.shape[2]

@@ -16,7 +16,7 @@ from ksweep._executors import TaskFailed, backend_session, run_tasks, validate_e
 from ksweep._shipping import resolve_data
 from ksweep._validation import check_time_series, int_at_least, validate_params
 
-__all__ = ["dtw_distance_matrix"]
+__all__ = ["dtw_distance_matrix", "dtw_to_medoids"]
 
 
 def _dtw_block(data: Any, start: int, stop: int, dtw_params: dict) -> np.ndarray:
@@ -97,3 +97,65 @@ def dtw_distance_matrix(
     except TaskFailed as failure:
         raise failure.__cause__ from None
     return out
+
+
+def dtw_to_medoids(X_new, X_train, medoid_indices, **dtw_params) -> np.ndarray:
+    """DTW distances from new series to the medoids of a k-medoids model: what
+    ``KSweep.predict`` takes after a sweep on a precomputed DTW matrix.
+
+    Parameters
+    ----------
+    X_new : array-like of shape (n_new, length[, n_dims]) or list of series
+        The series to label.
+    X_train : array-like of shape (n_series, length[, n_dims]) or list of series
+        The series the distance matrix was computed from, in the same order.
+    medoid_indices : array-like of int of shape (k,)
+        Rows of ``X_train`` that are medoids: ``sweep.best_estimator_.medoid_indices_``.
+    **dtw_params
+        As for :func:`dtw_distance_matrix` (use the same).
+
+    Returns
+    -------
+    ndarray of shape (n_new, k)
+        Column j is the distance to medoid ``medoid_indices[j]`` (cluster j).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kmedoids import KMedoids
+    >>> from ksweep import KSweep
+    >>> rng = np.random.default_rng(0)
+    >>> series = np.concatenate([rng.normal(0, 0.1, (10, 20)), rng.normal(3, 0.1, (10, 20))])
+    >>> D = dtw_distance_matrix(series)
+    >>> sweep = KSweep(KMedoids(2, metric="precomputed"), k_range=[2, 3, 4], n_init=1,
+    ...                selection="silhouette").fit(D)
+    >>> to_medoids = dtw_to_medoids(series[[0, 15]], series, sweep.best_estimator_.medoid_indices_)
+    >>> labels = sweep.predict(to_medoids)
+    >>> bool(labels[0] == sweep.labels_[0]), bool(labels[1] == sweep.labels_[15])
+    (True, True)
+    """
+    from tslearn.metrics import cdist_dtw
+
+    X_new = check_time_series(X_new, owner="dtw_to_medoids", min_samples=1)
+    X_train = check_time_series(X_train, owner="dtw_to_medoids", min_samples=1)
+    medoids = np.asarray(medoid_indices, dtype=np.intp).reshape(-1)
+    return cdist_dtw(X_new, X_train[medoids], **dtw_params)
+
+
+def predict_by_medoids(owner: str, model: Any, D: Any) -> np.ndarray:
+    """Labels from distances to a k-medoids model's medoids: the nearest medoid's cluster.
+
+    What ``KSweep.predict`` does for a sweep on precomputed distances: kmedoids'
+    ``predict`` cannot, it has no features, only the medoids' row numbers.
+    """
+    k = len(model.medoid_indices_)
+    D = np.asarray(D, dtype=np.float64)
+    if D.ndim != 2 or D.shape[1] != k or D.shape[0] == 0 or not np.all(np.isfinite(D)):
+        raise ValueError(
+            f"The 'X' argument of {owner}.predict must be, after a sweep on precomputed "
+            f"distances, a finite (n_new, {k}) matrix of distances from each new sample to "
+            f"the {k} medoids (best_estimator_.medoid_indices_, in that order; for series: "
+            "ksweep.distances.dtw_to_medoids(X_new, X_train, "
+            f"sweep.best_estimator_.medoid_indices_)). Got shape {D.shape} instead."
+        )
+    return np.argmin(D, axis=1)

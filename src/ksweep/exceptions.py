@@ -290,3 +290,13 @@ class CorruptCheckpointWarning(UserWarning):
     >>> [w.category.__name__ for w in caught if w.category is CorruptCheckpointWarning]
     ['CorruptCheckpointWarning']
     """
+
+
+class LongSweepWarning(UserWarning):
+    """The first fits of a sweep project a long run (more than a minute); the message
+    gives the projection and what makes the sweep cheaper.
+
+    Issued once per fit, after the first task finished, from its measured time: tasks
+    run largest k first, so the projection is an upper estimate. Silence it with
+    ``warnings.filterwarnings("ignore", category=LongSweepWarning)``.
+    """

@@ -186,12 +186,54 @@ def plot_elbow(
     return ax
 
 
-def _plot_criterion(ax, k_arr, values, name, chosen_k):
-    """One criterion panel: its curve, its own best k and the sweep's chosen k."""
-    ax.plot(k_arr, values, marker="o", color="tab:green", label=name)
+#: Which way each statistic is better, for the panels' labels.
+_DIRECTION = {
+    "silhouette": "higher is better",
+    "calinski_harabasz": "higher is better",
+    "davies_bouldin": "lower is better",
+    "gap": "higher is better, within its error",
+    "bic": "lower is better",
+    "kneedle": "the knee is its peak",
+    "two_segment": "higher is better",
+    "vote": "more votes win",
+}
+
+
+def _outside_legend(ax) -> None:
+    """The panel's legend to the right of its axes, never over a curve."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small")
+
+
+def _own_pick(name: str, values: np.ndarray, spread: np.ndarray | None) -> int | None:
+    """Position of the k a criterion picks by itself (None where it has no values)."""
+    if not np.isfinite(values).any():
+        return None
+    if name == "gap" and spread is not None:
+        from ksweep.gap import gap_rule_index
+
+        finite = np.isfinite(values) & np.isfinite(spread)
+        positions = np.flatnonzero(finite)
+        return int(positions[gap_rule_index(values[finite], spread[finite], "Tibs2001SEmax")])
     greater = CRITERIA[name].greater_is_better if name in CRITERIA else None
-    if greater is not None and np.isfinite(values).any():
-        best = int(np.nanargmax(values) if greater else np.nanargmin(values))
+    if greater is None:
+        return None
+    return int(np.nanargmax(values) if greater else np.nanargmin(values))
+
+
+def _plot_criterion(ax, k_arr, values, name, chosen_k, spread=None, pick=None):
+    """One criterion panel: its curve (with ± its standard error where it has one), its
+    own pick and the sweep's chosen k."""
+    if spread is not None:
+        ax.errorbar(
+            k_arr, values, yerr=spread, marker="o", color="tab:green", capsize=3, label=name
+        )
+    else:
+        ax.plot(k_arr, values, marker="o", color="tab:green", label=name)
+    best = _own_pick(name, values, spread) if pick is None else pick
+    if best is not None:
+        label = f"best {name}: k = {k_arr[best]:g}"
+        if spread is not None:
+            label += " (± s_k bars)"
         ax.plot(
             [k_arr[best]],
             [values[best]],
@@ -199,17 +241,29 @@ def _plot_criterion(ax, k_arr, values, name, chosen_k):
             markersize=14,
             color="tab:green",
             linestyle="none",
-            label=f"best {name}: k = {k_arr[best]:g}",
+            label=label,
         )
     if chosen_k is not None:
         position = _position_of(chosen_k, k_arr, "selection", "plot_sweep")
         _mark_chosen(ax, chosen_k, values[position])
-    ax.set_ylabel(name)
+    ax.set_ylabel(f"{name}\n({_DIRECTION.get(name, 'see its definition')})")
     _integer_k_axis(ax)
-    ax.legend(loc="best", fontsize="small")
+    _outside_legend(ax)
 
 
-def plot_sweep(results, selection=None, criteria=(), fig=None):
+def _plot_statistic(ax, k_arr, statistic, selection) -> None:
+    """The selection method's own statistic per k, on its own panel: why k was chosen."""
+    ax.plot(k_arr, statistic, marker="s", color=_STATISTIC_COLOR, label=selection.statistic_name)
+    if selection.k is not None:
+        position = _position_of(selection.k, k_arr, "selection", "plot_sweep")
+        _mark_chosen(ax, selection.k, statistic[position])
+    direction = _DIRECTION.get(selection.method, "as the method reads it")
+    ax.set_ylabel(f"{selection.method} statistic\n({direction})")
+    _integer_k_axis(ax)
+    _outside_legend(ax)
+
+
+def plot_sweep(results, selection=None, criteria=(), fig=None, picks=None):
     """Plot a sweep: the elbow panel, then one panel per criterion.
 
     Parameters
@@ -228,13 +282,27 @@ def plot_sweep(results, selection=None, criteria=(), fig=None):
         ``"silhouette"``), one panel each, in order. A criterion known to
         :data:`ksweep.criteria.CRITERIA` also gets a star at its own best k.
     fig : matplotlib Figure or None, default=None
-        An empty figure to draw into; None creates one.
+        An empty figure to draw into (its layout becomes "constrained"); None
+        creates one.
+
+        The inertia axis is logarithmic, and the title says so, when
+        ``selection.details["scale"]`` is ``"log"`` (KSweep records the scale
+        its elbow method ran on).
+    picks : mapping of str to int or None, default=None
+        Each criterion's own pick, as a position in ``results["k"]`` (for
+        example from ``KSweep.summary()``). None: the best value of a known
+        criterion, and for ``"gap"`` (with ``"gap_s"`` in ``results``, drawn as
+        ± s_k error bars) the ``"Tibs2001SEmax"`` rule.
 
     Returns
     -------
     matplotlib.figure.Figure
-        With ``1 + len(criteria)`` axes stacked vertically (plus the twin axes
-        of the statistic, when there is one).
+        With stacked panels: the best inertia per k (on a log axis when the
+        selection ran on log inertia, as ``kneedle`` does by default) with its
+        restart spread; the selection's statistic (why k was chosen); one panel
+        per criterion. Every panel marks the chosen k and says in its y label
+        which way is better; legends sit to the right of the panels, outside
+        the curves, and the layout is constrained (no clipped label).
 
     Examples
     --------
@@ -253,7 +321,7 @@ def plot_sweep(results, selection=None, criteria=(), fig=None):
     ... }
     >>> selection = kneedle(results["k"], results["inertia"])
     >>> fig = plot_sweep(results, selection, criteria=["silhouette"])
-    >>> len(fig.axes)  # elbow, its twin axis for the statistic, silhouette
+    >>> len(fig.axes)  # inertia, the selection's statistic, silhouette
     3
     >>> plt.close(fig)
     """
@@ -281,12 +349,13 @@ def plot_sweep(results, selection=None, criteria=(), fig=None):
     k_arr = _as_curve(results["k"], "results['k']", func)
     n_k = k_arr.shape[0]
     columns = {name: _as_curve(results[name], f"results[{name!r}]", func, n_k) for name in criteria}
+    picks = dict(picks or {})
     inertia = _as_curve(results["inertia"], "results['inertia']", func, n_k)
     spread = None
     if "inertia_mean" in results and "inertia_std" in results:
         spread = (results["inertia_mean"], results["inertia_std"])
 
-    chosen_k, statistic, statistic_label = None, None, None
+    chosen_k, statistic = None, None
     if selection is not None:
         for attribute in ("k", "candidates", "statistic", "statistic_name"):
             if not hasattr(selection, attribute):
@@ -307,11 +376,12 @@ def plot_sweep(results, selection=None, criteria=(), fig=None):
         statistic = np.full(n_k, np.nan)
         for candidate, value in zip(candidates, values, strict=True):
             statistic[_position_of(candidate, k_arr, "selection", func)] = value
-        statistic_label = selection.statistic_name
 
-    n_panels = 1 + len(criteria)
+    scale = (getattr(selection, "details", None) or {}).get("scale")  # as KSweep records it
+    with_statistic = statistic is not None and bool(np.isfinite(statistic).any())
+    n_panels = 1 + with_statistic + len(criteria)
     if fig is None:
-        fig = _pyplot().figure(figsize=(7.0, 3.4 * n_panels))
+        fig = _pyplot().figure(figsize=(8.0, 2.7 * n_panels + 0.4), layout="constrained")
     else:
         _pyplot()
         if fig.axes:
@@ -319,43 +389,46 @@ def plot_sweep(results, selection=None, criteria=(), fig=None):
                 f"The 'fig' argument of {func} must be an empty Figure or None. "
                 f"Got a Figure with {len(fig.axes)} axes instead."
             )
+        fig.set_layout_engine("constrained")
     axes = fig.subplots(n_panels, 1, sharex=True, squeeze=False)[:, 0]
-    plot_elbow(
-        k_arr,
-        inertia,
-        chosen_k=chosen_k,
-        spread=spread,
-        ax=axes[0],
-        label="inertia",
-        statistic=statistic,
-        statistic_label=statistic_label,
-    )
+    plot_elbow(k_arr, inertia, chosen_k=chosen_k, spread=spread, ax=axes[0], label="inertia")
+    if scale == "log":
+        axes[0].set_yscale("log")
+        axes[0].set_ylabel("best inertia, log scale\n(falls with k; look for the bend)")
+    else:
+        axes[0].set_ylabel("best inertia\n(falls with k; look for the bend)")
+    _outside_legend(axes[0])
     if selection is not None:
         outcome = _chosen(chosen_k) if chosen_k is not None else "no k chosen"
-        axes[0].set_title(f"{selection.method}: {outcome}")
-    for ax, name in zip(axes[1:], criteria, strict=True):
-        _plot_criterion(ax, k_arr, columns[name], name, chosen_k)
+        on = f" on {scale} inertia" if scale else ""
+        axes[0].set_title(f"{selection.method}{on}: {outcome}")
+    if with_statistic:
+        _plot_statistic(axes[1], k_arr, statistic, selection)
+    for ax, name in zip(axes[1 + with_statistic :], criteria, strict=True):
+        spread_of = results.get(f"{name}_s") if name == "gap" else None
+        if spread_of is not None:
+            spread_of = _as_curve(spread_of, f"results['{name}_s']", func, n_k)
+        _plot_criterion(ax, k_arr, columns[name], name, chosen_k, spread_of, picks.get(name))
     for ax in axes[:-1]:
         ax.set_xlabel("")
-    fig.tight_layout()
     return fig
 
 
-def plot_fitted(results, selection, best_k, criteria=(), ax=None):
+def plot_fitted(results, selection, best_k, criteria=(), ax=None, picks=None):
     """What ``KSweep.plot`` and ``SparkKSweep.plot`` draw, from a fitted sweep's attributes.
 
     Without ``ax``: :func:`plot_sweep` of ``results`` with ``selection`` (a
     SelectionResult, or anything else for none) and a panel per name in
     ``criteria`` present in ``results``; returns the Figure. With ``ax``: only
     the elbow panel (best inertia, mean ± std over restarts, ``best_k`` marked)
-    drawn on it; returns ``ax``.
+    drawn on it; returns ``ax``. ``picks`` as in :func:`plot_sweep`.
     """
     from ksweep._selection import SelectionResult
 
     if ax is None:
         names = [name for name in criteria if name in results]
         chosen = selection if isinstance(selection, SelectionResult) else None
-        return plot_sweep(results, chosen, criteria=names)
+        return plot_sweep(results, chosen, criteria=names, picks=picks)
     return plot_elbow(
         results["k"],
         results["inertia"],
