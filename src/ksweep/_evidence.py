@@ -52,7 +52,7 @@ class SweepEvidence:
         >>> sweep = KSweep(k_range=range(2, 7), n_init=2, random_state=0).fit(X)
         >>> summary = sweep.summary(X)
         >>> list(summary)
-        ['kneedle', 'two_segment', 'silhouette', 'calinski_harabasz', 'davies_bouldin', 'vote']
+        ['auto', 'kneedle', 'two_segment', 'silhouette', 'calinski_harabasz', 'davies_bouldin', 'vote']
         >>> summary.chosen()["silhouette"], summary["vote"].k
         (3, 3)
         >>> print(str(summary).splitlines()[-1])

@@ -201,7 +201,7 @@ class NaNScoreWarning(UserWarning):
     ...     warnings.simplefilter("always")
     ...     _ = KSweep(k_range=range(2, 8), n_init=1, random_state=0, score_func=score).fit(X)
     >>> [str(w.message).split(";")[0] for w in caught if w.category is NaNScoreWarning]
-    ["selection='kneedle': the inertia is NaN or infinite at k=5"]
+    ["selection='auto': the inertia is NaN or infinite at k=5"]
     """
 
 
