@@ -56,8 +56,8 @@ class SweepEvidence:
         >>> summary.chosen()["silhouette"], summary["vote"].k
         (3, 3)
         >>> print(str(summary).splitlines()[-1])
-        The methods disagree: k=3 (kneedle, silhouette, calinski_harabasz, davies_bouldin); \
-k=4 (two_segment).
+        The methods disagree: k=3 (auto, kneedle, silhouette, calinski_harabasz, \
+davies_bouldin); k=4 (two_segment).
         """
         check_is_fitted(self)
         results, notes = self.results_, []

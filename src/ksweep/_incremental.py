@@ -445,6 +445,11 @@ class IncrementalSweep(Runner):
             "n_trained": np.full(n_k, self.n_trained, dtype=np.int64),
         }
 
+    def structure_key(self) -> tuple[int, int]:
+        """When to run the no-structure test again: each time the held-back reservoir has
+        doubled (it stops growing at its capacity), not after every batch."""
+        return (int(np.log2(max(self.holdout.size, 1))), self.holdout.capacity)
+
     def structure_rows(self):
         """The held-back rows and their bounding box (the stream's only rows at hand)."""
         rows = self.holdout.rows

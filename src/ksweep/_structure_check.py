@@ -52,7 +52,7 @@ def _two_means(sets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for _ in range(STARTS):
         first = sets[rows, rng.integers(m, size=n_sets)]
         d0 = np.maximum(
-            sq - 2.0 * np.einsum("smd,sd->sm", sets, first) + (first**2).sum(1)[:, None], 0
+            sq - 2.0 * np.matmul(sets, first[:, :, None])[..., 0] + (first**2).sum(1)[:, None], 0
         )
         weight = d0.sum(axis=1, keepdims=True)
         prob = np.where(weight > 0, d0 / np.where(weight > 0, weight, 1.0), 1.0 / m)
@@ -61,18 +61,18 @@ def _two_means(sets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         side = None
         for _ in range(MAX_ITER):
             threshold = ((c1**2).sum(axis=1) - (c0**2).sum(axis=1)) / 2
-            new = np.einsum("smd,sd->sm", fast, c1 - c0) > threshold[:, None]
+            new = np.matmul(fast, (c1 - c0)[:, :, None])[..., 0] > threshold[:, None]
             if side is not None and np.array_equal(new, side):
                 break
             side = new
             n1 = side.sum(axis=1)
-            sum1 = np.einsum("sm,smd->sd", side.astype(np.float32), fast)
+            sum1 = np.matmul(side.astype(np.float32)[:, None, :], fast)[:, 0, :]
             n0 = m - n1
             c0 = np.where((n0 > 0)[:, None], (total - sum1) / np.maximum(n0, 1)[:, None], c0)
             c1 = np.where((n1 > 0)[:, None], sum1 / np.maximum(n1, 1)[:, None], c1)
         # the within-cluster sum of squares of the final split, in float64
         n1 = side.sum(axis=1)
-        sum1 = np.einsum("sm,smd->sd", side.astype(np.float64), sets)
+        sum1 = np.matmul(side.astype(np.float64)[:, None, :], sets)[:, 0, :]
         rest = sets.sum(axis=1) - sum1
         w = (
             sq.sum(axis=1)
@@ -136,7 +136,14 @@ def structure_for(selection, runner, entropy: int) -> StructureTest | str | None
     """The no-structure test of a sweep whose ``selection`` is ``"auto"`` (else None)."""
     if not (isinstance(selection, str) and selection == "auto"):
         return None
+    # a runner that selects again and again (a stream, after every batch) names when
+    # its rows changed enough to test again; until then its last test stands
+    key = getattr(runner, "structure_key", lambda: None)()
+    memo = getattr(runner, "structure_memo", None)
+    if key is not None and memo is not None and memo[0] == key:
+        return memo[1]
     got = runner.structure_rows()
-    if isinstance(got, str):
-        return got
-    return check_structure(*got, entropy)
+    result = got if isinstance(got, str) else check_structure(*got, entropy)
+    if key is not None:
+        runner.structure_memo = (key, result)
+    return result
