@@ -8,12 +8,17 @@ starting: everything a notebook's first call pays) and prints the seconds and th
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+#: The environment as this benchmark started, for the fresh processes: a dask LocalCluster
+#: started later in the parent sets OMP_NUM_THREADS=1 (and the BLAS variables) in the
+#: parent's os.environ for its workers, and a child inheriting them would run on one core.
+START_ENV = dict(os.environ)
 
 
 def first_fit(data: str, sweep: str) -> dict:
@@ -49,6 +54,11 @@ def first_fit(data: str, sweep: str) -> dict:
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], cwd=HERE, capture_output=True, text=True, check=True
+        [sys.executable, "-c", script],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=START_ENV,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
