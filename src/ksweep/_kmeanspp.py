@@ -50,13 +50,17 @@ def nested_trials(center: int) -> int:
 
 @dataclass
 class _Chain:
-    """One k-means++ sequence: ``k`` centers drawn from ``rng``, ``trials(c)`` candidates for
-    center number c."""
+    """One k-means++ sequence: ``k`` centers drawn from ``rng``; ``fixed_trials`` candidates
+    for every center (a run's own sequence), else :func:`nested_trials` of its number."""
 
     k: int
     rng: Any
-    trials: Any
+    fixed_trials: int | None = None
     chosen: list = field(default_factory=list)
+
+    def trials(self, center: int) -> int:
+        """Candidates drawn for center number ``center`` (1-based)."""
+        return self.fixed_trials if self.fixed_trials is not None else nested_trials(center)
 
 
 def _chains_of(runs: list, chains: list[int] | None) -> tuple[list[_Chain], list[int]]:
@@ -67,10 +71,7 @@ def _chains_of(runs: list, chains: list[int] | None) -> tuple[list[_Chain], list
     with the same chain seed share one nested sequence drawn to their largest k.
     """
     if chains is None:
-        own = [
-            _Chain(run.k, run._rng, partial(lambda _, t: t, t=2 + int(np.log(run.k))))
-            for run in runs
-        ]
+        own = [_Chain(run.k, run._rng, fixed_trials=2 + int(np.log(run.k))) for run in runs]
         return own, list(range(len(runs)))
     order: dict[int, int] = {}
     for chain in chains:
@@ -78,7 +79,7 @@ def _chains_of(runs: list, chains: list[int] | None) -> tuple[list[_Chain], list
     largest = dict.fromkeys(order, 0)
     for run, chain in zip(runs, chains, strict=True):
         largest[int(chain)] = max(largest[int(chain)], run.k)
-    drawn = [_Chain(largest[c], np.random.default_rng(c), nested_trials) for c in order]
+    drawn = [_Chain(largest[c], np.random.default_rng(c)) for c in order]
     return drawn, [order[int(chain)] for chain in chains]
 
 

@@ -123,10 +123,6 @@ class Plan:
         """The key of every task, in plan order."""
         return [task.key for task in self.tasks]
 
-    def seed_of(self, key: tuple[int, ...]) -> int:
-        """The seed of the task ``key``."""
-        return seed_of(self.entropy, key)
-
 
 class BestKeeper:
     """The records of finished tasks, where only the best restart of each k keeps its model.
