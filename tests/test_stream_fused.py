@@ -230,14 +230,19 @@ def test_bad_input_gives_the_per_model_paths_errors(blobs):
 
 
 def _sequential_split(holdout, X):
-    """The reservoir's split one candidate at a time (Algorithm R as first written)."""
+    """The reservoir's split one candidate at a time (Algorithm R as first written): the
+    rows that fill the reservoir leave the batch; a row that takes a slot of the full
+    reservoir trains, in its place, on the row it evicts."""
     if holdout._rows is None:
         holdout._rows = np.empty((holdout.capacity, X.shape[1]), dtype=X.dtype)
     candidate = holdout._rng.random(X.shape[0]) < holdout.fraction
     if holdout.size == 0 and not candidate.any() and X.shape[0] > 1:
         candidate[holdout._rng.integers(X.shape[0])] = True
-    train = [X[~candidate]]
-    for row in X[candidate]:
+    train = []
+    for row, is_candidate in zip(X, candidate, strict=True):
+        if not is_candidate:
+            train.append(row)
+            continue
         holdout.n_candidates += 1
         if holdout.size < holdout.capacity:
             holdout._rows[holdout.size] = row
@@ -245,11 +250,11 @@ def _sequential_split(holdout, X):
             continue
         slot = int(holdout._rng.integers(holdout.n_candidates))
         if slot < holdout.capacity:
-            train.append(holdout._rows[slot].copy()[np.newaxis])
+            train.append(holdout._rows[slot].copy())
             holdout._rows[slot] = row
         else:
-            train.append(row[np.newaxis])
-    return np.concatenate(train)
+            train.append(row)
+    return np.array(train).reshape(-1, X.shape[1])
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,7 @@ from ksweep._families import within_cluster_sum_of_squares
 from ksweep._minibatch import FusedMiniBatch, stream_unsupported
 from ksweep._pipeline import Plan, Runner, n_restarts_for, user_stacklevel
 from ksweep._seeding import HOLDOUT_KEY, seed_entropy
+from ksweep._structure_check import STRUCTURE_ROWS
 from ksweep._tasks import TaskRecord
 from ksweep._threads import capped_threads, effective_n_jobs
 from ksweep._validation import check_k_range, cluster_count_param, param_error
@@ -212,41 +213,53 @@ class HeldOutSample:
         return self._rows[: self.size]
 
     def split(self, X: np.ndarray) -> np.ndarray:
-        """Hold back some rows of the batch ``X``; return the rows to train on."""
+        """Hold back some rows of the batch ``X``; return the rows to train on.
+
+        The rows that enter a reservoir with room are taken out of the batch; every
+        other row keeps its place, and a candidate that takes a slot of the full
+        reservoir is replaced there by the row it evicts. ``X`` itself is returned
+        (not a copy) when the batch gives the reservoir nothing.
+        """
         if self._rows is None:
             self._rows = np.empty((self.capacity, X.shape[1]), dtype=X.dtype)
         candidate = self._rng.random(X.shape[0]) < self.fraction
         if self.size == 0 and not candidate.any() and X.shape[0] > 1:
             candidate[self._rng.integers(X.shape[0])] = True  # never an empty holdout
-        chosen = X[candidate]
-        fill = min(chosen.shape[0], self.capacity - self.size)
-        self._rows[self.size : self.size + fill] = chosen[:fill]
-        self.size += fill
-        late = chosen[fill:]  # candidates that find the reservoir full
+        where = np.flatnonzero(candidate)
+        fill = min(where.size, self.capacity - self.size)
+        train = X
+        if fill:  # the first candidates fill the reservoir and leave the batch
+            self._rows[self.size : self.size + fill] = X[where[:fill]]
+            self.size += fill
+            keep = np.ones(X.shape[0], dtype=bool)
+            keep[where[:fill]] = False
+            train = X[keep]
+        late = where[fill:]  # candidates that find the reservoir full (after the filled rows)
         first_number = self.n_candidates + fill + 1
-        self.n_candidates += chosen.shape[0]
-        if late.shape[0] == 0:
-            return X[~candidate]
+        self.n_candidates += where.size
+        if late.size == 0:
+            return train
         # Algorithm R: candidate number j takes slot integers(j) when it is < capacity (one
         # draw per candidate, the same draws as one integers(j) call each, in order)
         slots = self._rng.integers(np.arange(first_number, self.n_candidates + 1))
-        # what each late candidate sends to training, in order: itself, or the row it
-        # evicts (the held row for a slot's first taker, the previous taker after that)
-        keep = ~candidate
-        train = np.empty((X.shape[0] - fill, X.shape[1]), dtype=X.dtype)
-        np.compress(keep, X, axis=0, out=train[: train.shape[0] - late.shape[0]])
-        out = train[train.shape[0] - late.shape[0] :]
-        out[:] = late
         takers = np.flatnonzero(slots < self.capacity)
+        if takers.size == 0:
+            return train
+        if train is X:
+            train = X.copy()
         takers = takers[np.argsort(slots[takers], kind="stable")]  # by slot, then arrival
         taken = slots[takers]
         first = np.ones(takers.size, dtype=bool)
         first[1:] = taken[1:] != taken[:-1]
         last = np.ones(takers.size, dtype=bool)
         last[:-1] = first[1:]
-        out[takers[first]] = self._rows[taken[first]]
-        out[takers[~first]] = late[takers[np.flatnonzero(~first) - 1]]
-        self._rows[taken[last]] = late[takers[last]]
+        rows = X[late[takers]]
+        place = late[takers] - fill  # every late candidate comes after the filled rows
+        # in a taker's place, the row it evicts: the held row for a slot's first taker,
+        # the previous taker of the slot after that
+        train[place[first]] = self._rows[taken[first]]
+        train[place[~first]] = rows[np.flatnonzero(~first) - 1]
+        self._rows[taken[last]] = rows[last]
         return train
 
 
@@ -353,7 +366,7 @@ class IncrementalSweep(Runner):
         self.n_seen += X.shape[0]
         train = self.holdout.split(X)
         if self.n_steps == 0:
-            self._buffer.append(train)
+            self._buffer.append(train if train is not X else X.copy())
             if self.n_buffered < int(self.k_values[-1]):
                 return
             train = np.concatenate(self._buffer)
@@ -447,8 +460,11 @@ class IncrementalSweep(Runner):
 
     def structure_key(self) -> tuple[int, int]:
         """When to run the no-structure test again: each time the held-back reservoir has
-        doubled (it stops growing at its capacity), not after every batch."""
-        return (int(np.log2(max(self.holdout.size, 1))), self.holdout.capacity)
+        doubled (it stops growing at its capacity) while it holds fewer rows than the test
+        reads (:data:`~ksweep._structure_check.STRUCTURE_ROWS`), not after every batch:
+        beyond that the test reads a sample of the same size, as in :meth:`KSweep.fit`."""
+        doublings = int(np.log2(max(self.holdout.size, 1)))
+        return (min(doublings, int(np.log2(STRUCTURE_ROWS)) + 1), self.holdout.capacity)
 
     def structure_rows(self):
         """The held-back rows and their bounding box (the stream's only rows at hand)."""
