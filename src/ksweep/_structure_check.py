@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ksweep._seeding import STRUCTURE_KEY, spawn
+from ksweep._threads import capped_threads
 from ksweep.structure import StructureTest, no_structure
 
 #: The most data rows the test reads, and the rows of each reference data set.
@@ -39,48 +40,53 @@ MAX_ITER = 30
 def _two_means(sets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The best 2-means inertia of each of the centered data sets ``sets`` (shape (S, m, d)).
 
-    Lloyd iterations run in float32 on the split direction alone (a row goes to
-    the second center when ``x · (c1 - c0)`` exceeds ``(|c1|² - |c0|²) / 2``);
-    the inertia of the final split is computed in float64.
+    :data:`STARTS` k-means++ starts per set run side by side: each Lloyd iteration is
+    one product of every set with its starts' split directions (float32; a row goes
+    to the second center when ``x · (c1 - c0)`` exceeds ``(|c1|² - |c0|²) / 2``).
+    The inertia of each final split is computed in float64; the best start is kept.
     """
     n_sets, m, _ = sets.shape
-    rows = np.arange(n_sets)
+    rows = np.arange(n_sets)[:, np.newaxis]
     fast = sets.astype(np.float32)
-    total = fast.sum(axis=1)
-    sq = (sets**2).sum(axis=2)
-    best = np.full(n_sets, np.inf)
-    for _ in range(STARTS):
-        first = sets[rows, rng.integers(m, size=n_sets)]
+    sq = np.einsum("smd,smd->sm", sets, sets)
+    firsts, picks = [], []
+    for _ in range(STARTS):  # k-means++: a first center, then one drawn by D² weight
+        first = sets[rows[:, 0], rng.integers(m, size=n_sets)]
         d0 = np.maximum(
             sq - 2.0 * np.matmul(sets, first[:, :, None])[..., 0] + (first**2).sum(1)[:, None], 0
         )
         weight = d0.sum(axis=1, keepdims=True)
         prob = np.where(weight > 0, d0 / np.where(weight > 0, weight, 1.0), 1.0 / m)
-        pick = (prob.cumsum(axis=1) < rng.random((n_sets, 1))).sum(axis=1).clip(0, m - 1)
-        c0, c1 = first.astype(np.float32), fast[rows, pick]
-        side = None
-        for _ in range(MAX_ITER):
-            threshold = ((c1**2).sum(axis=1) - (c0**2).sum(axis=1)) / 2
-            new = np.matmul(fast, (c1 - c0)[:, :, None])[..., 0] > threshold[:, None]
-            if side is not None and np.array_equal(new, side):
-                break
-            side = new
-            n1 = side.sum(axis=1)
-            sum1 = np.matmul(side.astype(np.float32)[:, None, :], fast)[:, 0, :]
-            n0 = m - n1
-            c0 = np.where((n0 > 0)[:, None], (total - sum1) / np.maximum(n0, 1)[:, None], c0)
-            c1 = np.where((n1 > 0)[:, None], sum1 / np.maximum(n1, 1)[:, None], c1)
-        # the within-cluster sum of squares of the final split, in float64
-        n1 = side.sum(axis=1)
-        sum1 = np.matmul(side.astype(np.float64)[:, None, :], sets)[:, 0, :]
-        rest = sets.sum(axis=1) - sum1
-        w = (
-            sq.sum(axis=1)
-            - (rest**2).sum(axis=1) / np.maximum(m - n1, 1)
-            - (sum1**2).sum(axis=1) / np.maximum(n1, 1)
-        )
-        best = np.minimum(best, np.maximum(w, 0.0))
-    return best
+        picks.append((prob.cumsum(axis=1) < rng.random((n_sets, 1))).sum(axis=1).clip(0, m - 1))
+        firsts.append(first)
+    c0 = np.stack(firsts, axis=1).astype(np.float32)  # (S, STARTS, d)
+    c1 = fast[rows, np.stack(picks, axis=1)]
+    total = fast.sum(axis=1)[:, np.newaxis]
+    side = None
+    for _ in range(MAX_ITER):
+        threshold = ((c1**2).sum(axis=2) - (c0**2).sum(axis=2)) / 2
+        direction = np.ascontiguousarray((c1 - c0).transpose(0, 2, 1))  # (S, d, STARTS)
+        new = np.matmul(fast, direction) > threshold[:, np.newaxis]  # (S, m, STARTS)
+        if side is not None and np.array_equal(new, side):
+            break
+        side = new
+        weights = np.ascontiguousarray(side.transpose(0, 2, 1), dtype=np.float32)
+        n1 = weights.sum(axis=2)[..., np.newaxis]
+        sum1 = np.matmul(weights, fast)  # (S, STARTS, d)
+        n0 = m - n1
+        c0 = np.where(n0 > 0, (total - sum1) / np.maximum(n0, 1), c0)
+        c1 = np.where(n1 > 0, sum1 / np.maximum(n1, 1), c1)
+    # the within-cluster sum of squares of each final split, in float64
+    weights = np.ascontiguousarray(side.transpose(0, 2, 1), dtype=np.float64)
+    n1 = weights.sum(axis=2)
+    sum1 = np.matmul(weights, sets)
+    rest = sets.sum(axis=1)[:, np.newaxis] - sum1
+    w = (
+        sq.sum(axis=1)[:, np.newaxis]
+        - (rest**2).sum(axis=2) / np.maximum(m - n1, 1)
+        - (sum1**2).sum(axis=2) / np.maximum(n1, 1)
+    )
+    return np.maximum(w, 0.0).min(axis=1)
 
 
 def check_structure(
@@ -110,14 +116,19 @@ def check_structure(
     if m < 4:
         return f"no-structure test not run: {m} rows are too few"
     low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
-    refs = low + (high - low) * rng.random((STRUCTURE_REFERENCES, m, sample.shape[1]))
-    sets = np.concatenate([sample[None], refs])
-    sets = sets - sets.mean(axis=1, keepdims=True)
-    w1 = (sets**2).sum(axis=(1, 2))
+    sets = np.empty((STRUCTURE_REFERENCES + 1, m, sample.shape[1]))
+    sets[0] = sample
+    refs = sets[1:]  # uniform in the bounding box
+    rng.random(out=refs)
+    refs *= high - low
+    refs += low
+    sets -= sets.mean(axis=1, keepdims=True)
+    w1 = np.einsum("smd,smd->s", sets, sets)
     if w1[0] <= 0:
         why = "no structure: every row is the same"
         return StructureTest(True, np.zeros(2), 0.0, 1.0, STRUCTURE_REFERENCES, why)
-    w2 = _two_means(sets, rng)
+    with capped_threads(1):  # small products: one BLAS thread is faster
+        w2 = _two_means(sets, rng)
     if not (np.all(w1 > 0) and np.all(w2 > 0)):
         return "no-structure test not run: a 2-means fit of the sample left no spread"
     log_w = np.log(np.stack([w1, w2]))
