@@ -50,7 +50,9 @@ def test_the_ends_are_judged_by_their_restarts_only():
     check = suspicious_k([1, 2, 3], [100.0, 99.0, 10.0])
     assert check.named == [2]
     restarts = np.array([[100.0, 100.0], [99.0, 99.0], [10.0, 30.0]])
-    assert suspicious_k([1, 2, 3], [100.0, 99.0, 10.0], restarts).named == [2, 3]
+    assert suspicious_k([1, 2, 3], [100.0, 99.0, 10.0], restarts).named == [2]
+    spread = suspicious_k([1, 2, 3], [100.0, 99.0, 10.0], restarts, spread_tol=0.1)
+    assert spread.named == [2, 3]
 
 
 RESTARTS = np.array(
@@ -64,8 +66,15 @@ RESTARTS = np.array(
 )
 
 
-def test_a_wide_spread_with_an_unconfirmed_best_is_named():
+def test_the_spread_test_is_off_by_default_and_its_numbers_are_kept():
     check = suspicious_k([1, 2, 3, 4, 5], np.nanmin(RESTARTS, axis=1), RESTARTS)
+    assert check.named == [] and not check.wide_spread.any()
+    assert check.n_at_best.tolist() == [4, 3, 1, 2, 1]
+    assert check.spread[2] == pytest.approx(0.525)
+
+
+def test_a_wide_spread_with_an_unconfirmed_best_is_named():
+    check = suspicious_k([1, 2, 3, 4, 5], np.nanmin(RESTARTS, axis=1), RESTARTS, spread_tol=0.1)
     assert check.named == [3]
     assert check.wide_spread.tolist() == [False, False, True, False, False]
     assert check.n_at_best.tolist() == [4, 3, 1, 2, 1]
@@ -78,10 +87,10 @@ def test_a_wide_spread_with_an_unconfirmed_best_is_named():
 def test_missing_restarts_and_a_single_restart():
     runs = RESTARTS.copy()
     runs[2, 1:3] = np.nan  # k=3 had 2 restarts: 20 and 32, median 26
-    check = suspicious_k([1, 2, 3, 4, 5], np.nanmin(runs, axis=1), runs)
+    check = suspicious_k([1, 2, 3, 4, 5], np.nanmin(runs, axis=1), runs, spread_tol=0.1)
     assert check.spread[2] == pytest.approx(0.3)
     assert check.named == [3]
-    one = suspicious_k([1, 2, 3, 4, 5], RESTARTS[:, 0], RESTARTS[:, :1])
+    one = suspicious_k([1, 2, 3, 4, 5], RESTARTS[:, 0], RESTARTS[:, :1], spread_tol=0.1)
     assert not one.wide_spread.any() and one.spread.tolist() == [0.0] * 5
 
 
