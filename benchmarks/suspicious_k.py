@@ -6,7 +6,7 @@ whatever n_init is). For n_init in 1, 2, 3, 5 and 10, a k counts as **under-conv
 when the best of the first ``max(2 n, 4)`` restarts (the repair's budget,
 ``n_init_max="auto"``) is more than 1% below the best of the first n. Reported per n_init:
 how many sweeps the detector (its defaults: a rise over the previous k, or a convexity
-break of more than 0.5 median gains) would repair, how many k it names, and how many of
+break of more than 0.75 median gains) would repair, how many k it names, and how many of
 those were under-converged (its precision), against the rate among all k; then the same for
 the restart-spread test (``spread_tol=0.1``, off by default) and for the convexity test
 scaled by the mean gain instead of the median (``convexity_tol=0.25``, the first version).
