@@ -1,7 +1,8 @@
 """More restarts for the k that look stuck in a poor local optimum (``n_init_max``).
 
 After a sweep, :func:`ksweep.convergence.suspicious_k` reads the best inertia
-per k (with its defaults: the convexity test only). Each k it names is swept
+per k (with its defaults: a rise over the previous k, a break of convexity; not
+the restarts' spread). Each k it names is swept
 again with ``n_init_max`` restarts through the same kind of runner as the sweep
 (the fused or independent engine in memory, the workers for a dask array, the
 Spark engines), with the sweep's plan (entropy, seeds, nesting), so restart r of
@@ -94,7 +95,7 @@ def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], R
     reasons = np.full(k_values.shape, "", dtype=object)
     judged = (  # a mixture ranks restarts by BIC: its best need not have the least inertia
         results.objective == "inertia"
-        and k_values.size >= 3
+        and k_values.size >= 2
         and np.all(np.isfinite(results["restart_inertia"]))
     )
     check = (

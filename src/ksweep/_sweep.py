@@ -214,9 +214,11 @@ default="Tibs2001SEmax"
         Discard a mismatching checkpoint instead of refusing it.
     n_init_max : "auto", int or None, default="auto"
         Restarts for a k that looks stuck in a poor local optimum: its best
-        inertia breaks the convexity of the inertia curve (it gains little over
-        the k before, and the k after gains what it missed; see
-        :func:`ksweep.convergence.suspicious_k`). Each such k is swept again with
+        inertia is above the previous k's, or breaks the convexity of the inertia
+        curve (it gains little over the k before, and the k after gains what it
+        missed; see :func:`ksweep.convergence.suspicious_k`). With 10 restarts per
+        k this is rare; with 1 to 3 it is common, and the k named nearly always
+        improve (docs: "Under-converged k"). Each such k is swept again with
         ``n_init_max`` restarts through the same engine (its first ``n_init`` are
         the sweep's own: reused in memory, refitted in the shared passes of a
         dask array) and keeps a better fit. "auto" means ``max(2 * n_init, 4)``;
