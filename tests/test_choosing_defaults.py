@@ -8,20 +8,13 @@ import warnings
 import dask.array as da
 import numpy as np
 import pytest
+from poor_start import POOR_SIX, seed_k6_restart0_poorly, six_blobs
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.datasets import make_blobs
 
 from ksweep import KSweep, NoStructureWarning
-from ksweep.exceptions import UnderConvergedWarning
-
-# two groups of three: a 3 x 2 grid of blobs fills its box evenly, and the no-structure
-# test (k = 1 and 2 only) calls that structureless (a documented limit)
-CENTERS = np.array([[0, 0], [6, 0], [3, 5], [20, 0], [26, 0], [23, 5]], dtype=float)
-
-
-def six_blobs(n_per=60, seed=0):
-    rng = np.random.default_rng(seed)
-    return np.concatenate([c + 0.5 * rng.normal(size=(n_per, 2)) for c in CENTERS])
+from ksweep._seeding import seed_of, task_key
+from ksweep.exceptions import NonMonotonicWarning, UnderConvergedWarning
 
 
 @pytest.fixture(scope="module")
@@ -100,42 +93,66 @@ def _init_with_one_poor_start(always=False):
     def init(X, n_clusters, random_state):
         calls.append(n_clusters)
         if n_clusters == 6 and (always or calls.count(6) == 1):
-            return np.array([[-0.3, 0.0], [0.3, 0.0], [6, 0], [3, 5], [20, 0], [24.5, 2.5]])
+            return POOR_SIX
         return kmeans_plusplus(X, n_clusters, random_state=random_state)[0]
 
     return init
 
 
-def _poor_sweep(n_init_max, always=False):
+def _poor_sweep(always=False, **params):
     estimator = KMeans(init=_init_with_one_poor_start(always), n_init=1)
     return KSweep(
-        estimator, k_range=range(1, 10), n_init=1, n_init_max=n_init_max, executor="serial",
-        random_state=0,
-    )  # fmt: skip
+        estimator, k_range=range(1, 10), n_init=1, executor="serial", random_state=0, **params
+    )
 
 
-def test_a_k_seeded_into_a_poor_optimum_is_repaired_by_more_restarts():
+def test_by_default_a_k_seeded_into_a_poor_optimum_is_repaired_by_more_restarts():
     X = six_blobs()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the poor k=6 makes the curve rise: warned
-        stuck = _poor_sweep(None).fit(X)
-    repaired = _poor_sweep(4).fit(X)
+        stuck = _poor_sweep(n_init_max=None).fit(X)
+    with warnings.catch_warnings():  # repaired: no rise, nothing left suspicious
+        warnings.simplefilter("error", UnderConvergedWarning)
+        warnings.simplefilter("error", NonMonotonicWarning)
+        repaired = _poor_sweep().fit(X)  # n_init_max="auto": max(2 * 1, 4) restarts
     i = 5  # k = 6
-    assert stuck.results_["inertia"][i] > 2 * repaired.results_["inertia"][i]
+    results = repaired.results_
+    assert stuck.results_["inertia"][i] > 2 * results["inertia"][i]
     assert stuck.best_k_ != 6 and repaired.best_k_ == 6
-    assert repaired.results_["n_restarts_run"].tolist() == [1, 1, 1, 1, 1, 4, 1, 1, 1]
-    assert repaired.results_["restarts_reason"][i].startswith("k=6: its inertia ")
-    assert repaired.results_["best_restart"][i] >= 1  # a new restart won
-    assert repaired.estimators_[6].inertia_ == pytest.approx(repaired.results_["inertia"][i])
-    assert not repaired.results_["non_monotonic"].any()
+    assert results["n_restarts_run"].tolist() == [1, 1, 1, 1, 1, 4, 1, 1, 1]
+    assert results["restarts_reason"][i].startswith("k=6: its inertia ")
+    assert set(results["restarts_reason"][np.arange(9) != i]) == {""}
+    # every restart k=6 had is in the restart columns: the sweep's own (reused, not
+    # refitted: the poor one) and three new; the other k ran one
+    restarts = results["restart_inertia"]
+    assert restarts.shape == (9, 4) and results.n_restarts == 4
+    assert np.isfinite(restarts).sum(axis=1).tolist() == results["n_restarts_run"].tolist()
+    assert restarts[i, 0] == stuck.results_["inertia"][i]
+    np.testing.assert_array_equal(results["inertia"], np.nanmin(restarts, axis=1))
+    assert results["best_restart"][i] == np.nanargmin(restarts[i]) >= 1  # a new restart won
+    assert (results["restart_seed"][np.arange(9) != i, 1:] == -1).all()
+    assert results["restart_seed"][i].tolist() == [seed_of(0, task_key(6, r)) for r in range(4)]
+    assert repaired.estimators_[6].inertia_ == pytest.approx(results["inertia"][i])
+    assert not results["non_monotonic"].any()
     assert "n_restarts_run" not in stuck.results_
 
 
 def test_a_k_that_stays_suspicious_is_named_in_a_warning():
-    sweep = _poor_sweep(3, always=True)
+    sweep = _poor_sweep(always=True, n_init_max=3)
     with pytest.warns(UnderConvergedWarning, match=r"k=\[6\] still look stuck .* 3 restarts each"):
         sweep.fit(six_blobs())
     assert sweep.results_["n_restarts_run"][5] == 3
+    # the three restarts of k=6 join the restart columns even though none was better
+    assert np.isfinite(sweep.results_["restart_inertia"][5]).all()
+    assert sweep.results_["best_restart"][5] == 0
+
+
+def test_no_repair_where_the_curve_is_convex():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnderConvergedWarning)
+        sweep = KSweep(k_range=range(1, 10), n_init=2, random_state=0).fit(six_blobs())
+    assert sweep.results_["n_restarts_run"].tolist() == [2] * 9
+    assert sweep.results_.n_restarts == 2 and np.isfinite(sweep.results_["restart_inertia"]).all()
 
 
 # -- stability of the chosen k ----------------------------------------------------------
@@ -172,30 +189,30 @@ def test_stability_is_refused_where_resamples_cannot_be_drawn(noise):
         sweep.partial_fit(noise[:100])
 
 
-def test_a_dask_array_sweep_repairs_through_the_workers(monkeypatch):
-    import ksweep._repair as repair_module
-    from ksweep.convergence import suspicious_k
+def test_by_default_a_dask_array_sweep_repairs_a_poor_k_through_the_workers(monkeypatch):
+    import ksweep._dask_arrays
 
-    X = six_blobs()
-    plain = KSweep(k_range=range(2, 9), n_init=1, random_state=0, n_init_max=None)
-    plain.fit(da.from_array(X, chunks=120))
-
-    def flag_k3(k, inertia, restart_inertia=None, **kwargs):  # k=3 named, the rest as measured
-        check = suspicious_k(k, inertia, restart_inertia, **kwargs)
-        check.suspicious[1] = True
-        check.reasons.setdefault(3, "k=3: named by the test")
-        return check
-
-    monkeypatch.setattr(repair_module, "suspicious_k", flag_k3)
-    sweep = KSweep(k_range=range(2, 9), n_init=1, random_state=0, n_init_max=3)
+    X = da.from_array(six_blobs(), chunks=120)
+    seed_k6_restart0_poorly(monkeypatch, ksweep._dask_arrays)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnderConvergedWarning)
-        sweep.fit(da.from_array(X, chunks=120))
-    runs = dict(
-        zip(sweep.results_["k"].tolist(), sweep.results_["n_restarts_run"].tolist(), strict=True)
-    )
-    assert runs[3] == 3 and sweep.results_.engine == "dask"
-    assert sweep.results_["restarts_reason"][1].startswith("k=3: ")
-    # restart 0 is the sweep's own: the best of 3 is at least as good
-    assert sweep.results_["inertia"][1] <= plain.results_["inertia"][1] * (1 + 1e-9)
-    assert sweep.estimators_[3].cluster_centers_.shape == (3, 2)
+        warnings.simplefilter("ignore")  # the poor k=6 makes the curve rise: warned
+        stuck = KSweep(k_range=range(1, 10), n_init=1, random_state=0, n_init_max=None).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnderConvergedWarning)
+        warnings.simplefilter("error", NonMonotonicWarning)
+        sweep = KSweep(k_range=range(1, 10), n_init=1, random_state=0).fit(X)
+    i = 5  # k = 6
+    results = sweep.results_
+    assert results.engine == "dask" and stuck.results_.engine == "dask"
+    assert stuck.results_["inertia"][i] > 2 * results["inertia"][i]
+    assert stuck.best_k_ != 6 and sweep.best_k_ == 6
+    assert results["n_restarts_run"].tolist() == [1, 1, 1, 1, 1, 4, 1, 1, 1]
+    assert results["restarts_reason"][i].startswith("k=6: its inertia ")
+    # restart 0 (refitted in the repair's passes) is the same poor fit; a new one won
+    assert results["restart_inertia"][i, 0] == pytest.approx(stuck.results_["inertia"][i])
+    np.testing.assert_array_equal(results["inertia"], np.nanmin(results["restart_inertia"], 1))
+    assert results["best_restart"][i] >= 1
+    assert sweep.estimators_[6].cluster_centers_.shape == (6, 2)
+    # the other k are the sweep's own
+    others = np.arange(9) != i
+    np.testing.assert_array_equal(results["inertia"][others], stuck.results_["inertia"][others])

@@ -60,7 +60,7 @@ def test_default_k_range_is_an_immutable_range():
         "score_func": None,
         "checkpoint": None,
         "checkpoint_overwrite": False,
-        "n_init_max": None,
+        "n_init_max": "auto",
         "stability": None,
     }
     assert type(sweep.k_range) is range

@@ -180,6 +180,12 @@ def test_a_first_batch_one_row_larger_than_the_largest_k_gives_results():
             "The 'checkpoint' parameter of KSweep must be None for partial_fit",
         ),
         (
+            {"n_init_max": 8},
+            "The 'n_init_max' parameter of KSweep must be 'auto' or None for partial_fit (a "
+            "stream does not repair: restarts added later would miss the batches already seen). "
+            "Got 8 instead.",
+        ),
+        (
             {"estimator": KMeans},
             "The 'estimator' parameter of KSweep must be an estimator instance, such as "
             "KMeans(), not the class.",
@@ -194,6 +200,15 @@ def test_a_first_batch_one_row_larger_than_the_largest_k_gives_results():
 def test_parameters_a_stream_cannot_honour_are_refused(params, message):
     with pytest.raises(InvalidParameterError, match=re.escape(message)):
         KSweep(**{"k_range": K_RANGE, **params}).partial_fit(np.ones((50, 2)))
+
+
+def test_a_stream_takes_the_default_n_init_max_and_does_not_repair(blobs):
+    X = blobs
+    for n_init_max in ("auto", None):
+        sweep = KSweep(k_range=K_RANGE, n_init=1, random_state=0, n_init_max=n_init_max)
+        for batch in np.array_split(X, 3):
+            sweep.partial_fit(batch)
+        assert "n_restarts_run" not in sweep.results_ and sweep.results_.n_restarts == 1
 
 
 def test_sparse_batches_and_changed_parameters_are_refused(blobs):

@@ -51,6 +51,7 @@ TYPE_ONLY = {"progress", "score_func", "checkpoint", "checkpoint_overwrite"}
 SPARK_OUT_OF_RANGE = {
     "k_range": [1, 2, 3],  # Spark's KMeans refuses k=1
     "n_init": 0,
+    "n_init_max": 0,
     "random_state": -1,
     "selection": "gap",
     "elbow_scale": "cubic",

@@ -1,7 +1,8 @@
 """Hypothesis properties of KSweep, its results and the elbow detectors.
 
-1. Restarts: ``inertia`` is the minimum of ``restart_inertia``, ``best_restart`` its argmin,
-   and every restart is refitted bit for bit from its ``restart_seed``.
+1. Restarts: ``inertia`` is the minimum over every restart a k had (its ``n_init``, and
+   the repair's when it was suspicious), ``best_restart`` its argmin, and every restart is
+   refitted bit for bit from its ``restart_seed``.
 2. Executors: ``results_`` is bit-identical (fit times aside) on serial, threads with any
    ``n_jobs``, a user's thread pool and (once, outside hypothesis) worker processes.
 3. Elbow detectors: the chosen k is invariant under positive affine maps of the scores on
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -22,8 +24,11 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from threadpoolctl import threadpool_limits
 
+import ksweep._repair
 from ksweep import KSweep
+from ksweep.convergence import suspicious_k
 from ksweep.elbow import kneedle, two_segment
+from ksweep.exceptions import UnderConvergedWarning
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning"),
@@ -83,19 +88,62 @@ def test_best_restart_is_the_minimum_and_every_restart_refits_from_its_seed(
     ).fit(X)
     results = sweep.results_
     restarts = results["restart_inertia"]
-    assert restarts.shape == (len(k_range), n_init)
+    # the repair (n_init_max="auto") gives a suspicious k max(2 n_init, 4) restarts: the
+    # restart columns hold every restart each k had, NaN (seed -1) after its last
+    n_run = results["n_restarts_run"]
+    assert set(n_run.tolist()) <= {n_init, max(2 * n_init, 4)}
+    assert restarts.shape == (len(k_range), n_run.max())
+    ran = np.arange(restarts.shape[1]) < n_run[:, None]
+    np.testing.assert_array_equal(np.isfinite(restarts), ran)
+    np.testing.assert_array_equal(results["restart_seed"] >= 0, ran)
     np.testing.assert_array_equal(results["k"], k_range)
-    np.testing.assert_array_equal(results["inertia"], restarts.min(axis=1))
-    np.testing.assert_array_equal(results["best_restart"], restarts.argmin(axis=1))
+    np.testing.assert_array_equal(results["inertia"], np.nanmin(restarts, axis=1))
+    np.testing.assert_array_equal(results["best_restart"], np.nanargmin(restarts, axis=1))
     for i, k in enumerate(k_range):
         assert sweep.estimators_[k].inertia_ == results["inertia"][i]
-        for r in range(n_init):
+        for r in range(n_run[i]):
             seed = int(results["restart_seed"][i, r])
             # ksweep fits with inner_threads=1: one thread gives the same summation order
             with threadpool_limits(limits=1):
                 direct = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(X)
             assert direct.inertia_ == restarts[i, r], (k, r)
             assert direct.n_iter_ == results["restart_n_iter"][i, r], (k, r)
+
+
+def _name_every_k(k, inertia, restart_inertia=None, **kwargs):
+    """suspicious_k, with every k named: the repair then runs for all of them."""
+    check = suspicious_k(k, inertia, restart_inertia, **kwargs)
+    check.suspicious[:] = True
+    check.reasons.update({int(v): f"k={v}: named by the test" for v in check.k})
+    return check
+
+
+@settings(max_examples=10, deadline=None, database=None)
+@given(X=blob_data(), k_range=K_RANGES, n_init=st.integers(1, 2), random_state=RANDOM_STATES)
+def test_after_a_repair_the_best_is_the_minimum_of_every_restart_a_k_had(
+    X, k_range, n_init, random_state
+):
+    sweep = KSweep(
+        KMeans(), k_range=k_range, n_init=n_init, random_state=random_state, engine="independent"
+    )
+    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
+        patch.setattr(ksweep._repair, "suspicious_k", _name_every_k)
+        warnings.simplefilter("ignore", UnderConvergedWarning)  # every k stays "suspicious"
+        sweep.fit(X)
+    results = sweep.results_
+    restarts = results["restart_inertia"]
+    budget = max(2 * n_init, 4)
+    assert restarts.shape == (len(k_range), budget) and np.isfinite(restarts).all()
+    assert results["n_restarts_run"].tolist() == [budget] * len(k_range)
+    np.testing.assert_array_equal(results["inertia"], restarts.min(axis=1))
+    np.testing.assert_array_equal(results["best_restart"], restarts.argmin(axis=1))
+    for i, k in enumerate(k_range):
+        assert sweep.estimators_[k].inertia_ == results["inertia"][i]
+        for r in range(budget):
+            seed = int(results["restart_seed"][i, r])
+            with threadpool_limits(limits=1):
+                direct = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(X)
+            assert direct.inertia_ == restarts[i, r], (k, r)
 
 
 # --------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from ksweep import InvalidParameterError, NoStructureWarning, SweepResult, SweepTaskError
 from ksweep._seeding import seed_entropy, task_seeds
+from ksweep.exceptions import UnderConvergedWarning
 from ksweep.spark import SparkKSweep, assemble_features
 
 TRUE_K = 5
@@ -309,3 +310,43 @@ def test_without_pyspark_the_error_says_how_to_install_it(monkeypatch):
         warnings.simplefilter("error")
         with pytest.raises(ImportError, match=r"pip install 'ksweep\[spark\]'"):
             SparkKSweep(k_range=range(2, 5)).fit(object())
+
+
+def test_the_mllib_repair_fits_only_the_new_restarts_of_a_suspicious_k(uniform, monkeypatch):
+    import ksweep._repair
+    from ksweep._spark import SparkRunner
+    from ksweep.convergence import suspicious_k
+
+    def name_k4(k, inertia, restart_inertia=None, **kwargs):  # k=4 named, the rest measured
+        check = suspicious_k(k, inertia, restart_inertia, **kwargs)
+        check.suspicious[list(k).index(4)] = True
+        check.reasons.setdefault(4, "k=4: named by the test")
+        return check
+
+    fits = []
+    fit = SparkRunner._fit
+
+    def logged(self, key, seed, context):
+        fits.append(key)
+        return fit(self, key, seed, context)
+
+    monkeypatch.setattr(ksweep._repair, "suspicious_k", name_k4)
+    monkeypatch.setattr(SparkRunner, "_fit", logged)
+    sweep = SparkKSweep(k_range=[3, 4, 5], random_state=3, engine="mllib", n_init_max=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnderConvergedWarning)  # k=4 stays "suspicious"
+        sweep.fit(uniform)
+    # the sweep's restart 0 of k=4 is reused, not refitted
+    assert sorted(fits) == [(3, 0), (4, 0), (4, 1), (4, 2), (5, 0)]
+    results = sweep.results_
+    assert results["n_restarts_run"].tolist() == [1, 3, 1]
+    assert results["restarts_reason"][1] == "k=4: named by the test"
+    seeds = task_seeds(seed_entropy(3), np.array([4]), 3)[0]
+    np.testing.assert_array_equal(results["restart_seed"][1], seeds)
+    assert (results["restart_seed"][[0, 2], 1:] == -1).all()
+    costs = results["restart_inertia"][1]
+    direct = _direct_cost(uniform, 4, int(seeds[2]))
+    assert costs[2] == pytest.approx(direct.summary.trainingCost, rel=1e-12)
+    best = int(np.argmin(costs))
+    assert results["inertia"][1] == costs[best] and results["best_restart"][1] == best
+    assert sweep.models_[4].summary.trainingCost == costs[best]

@@ -5,8 +5,11 @@ Each number is checked against the in-memory fused engine run from the same star
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+from poor_start import CENTERS, seed_k6_restart0_poorly, six_blobs
 from pyspark.ml.clustering import KMeansModel
 from pyspark.ml.functions import array_to_vector, vector_to_array
 from pyspark.sql import types as T
@@ -19,6 +22,7 @@ from ksweep._fused import fused_lloyd
 from ksweep._lloyd import ChunkState, chunk_statistics
 from ksweep._seeding import seed_entropy, task_seeds
 from ksweep._spark_fused import fit_spark
+from ksweep.exceptions import NonMonotonicWarning, UnderConvergedWarning
 from ksweep.spark import SparkKSweep
 
 #: Two cores; a failed task is tried once more (Spark's local[N, maxFailures]).
@@ -277,3 +281,38 @@ def test_the_public_map_in_arrow_route_gives_the_same_blocks(spark, overlapping,
     through_map = np.concatenate(spark_fused.feature_blocks(df, "features").collect())
     np.testing.assert_array_equal(through_batches, overlapping)
     np.testing.assert_array_equal(through_map, overlapping)
+
+
+# -- under-converged k ---------------------------------------------------------------
+
+
+def test_the_default_sweep_repairs_a_k_seeded_into_a_poor_optimum(spark, monkeypatch):
+    """The issue's case: with n_init=1, k=6 of six blobs stuck in a poor optimum made the
+    sweep choose 7; the default repair gives k=6 more restarts and the sweep chooses 6."""
+    df = _frame(spark, six_blobs(), 2).cache()
+    df.count()
+    seed_k6_restart0_poorly(monkeypatch, spark_fused)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the poor k=6 makes the cost rise: warned
+        stuck = SparkKSweep(random_state=0, n_init_max=None, selection="kneedle").fit(df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnderConvergedWarning)
+        warnings.simplefilter("error", NonMonotonicWarning)
+        sweep = SparkKSweep(random_state=0, selection="kneedle").fit(df)  # n_init=1
+    df.unpersist()
+    i = 4  # k = 6 in k_range=range(2, 11)
+    results = sweep.results_
+    assert results.engine == "spark-fused" and sweep.n_init_max == "auto"
+    assert stuck.results_["inertia"][i] > 2 * results["inertia"][i]
+    assert stuck.best_k_ == 7 and sweep.best_k_ == 6
+    assert results["n_restarts_run"].tolist() == [1, 1, 1, 1, 4, 1, 1, 1, 1]
+    assert results["restarts_reason"][i].startswith("k=6: its inertia ")
+    # restart 0 is the sweep's own poor fit (not refitted); a new one won
+    assert results["restart_inertia"][i, 0] == stuck.results_["inertia"][i]
+    np.testing.assert_array_equal(results["inertia"], np.nanmin(results["restart_inertia"], 1))
+    assert results["best_restart"][i] >= 1 and not results["non_monotonic"].any()
+    assert len(sweep.models_[6].clusterCenters()) == 6
+    centers = np.array([np.asarray(c) for c in sweep.models_[6].clusterCenters()])
+    assert np.abs(np.sort(centers[:, 0]) - np.sort(CENTERS[:, 0])).max() < 0.5
+    others = np.arange(9) != i  # the other k are the sweep's own
+    np.testing.assert_array_equal(results["inertia"][others], stuck.results_["inertia"][others])

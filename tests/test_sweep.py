@@ -191,12 +191,14 @@ def test_seed_of_each_task_comes_from_seed_sequence_spawn_key(blobs, engine):
     fitted = KSweep(k_range=range(1, 9), n_init=4, random_state=0, engine=engine).fit(X)
     assert fitted.results_.engine == engine
     seeds = fitted.results_["restart_seed"]
+    n_run = fitted.results_["n_restarts_run"]  # the repair's restarts have seeds too
     for i, k in enumerate(fitted.results_["k"]):
-        for r in range(seeds.shape[1]):
+        for r in range(n_run[i]):
             # independent: one seed per (k, restart); fused: one nested sequence per restart
             key = (int(k), r) if engine == "independent" else (0, 2**32 - 1, r, 0)
             expected = np.random.SeedSequence(0, spawn_key=key).generate_state(1)[0]
             assert seeds[i, r] == expected
+        assert (seeds[i, n_run[i] :] == -1).all()  # restarts this k did not run
 
 
 def test_seeds_do_not_depend_on_the_k_range(blobs):

@@ -155,6 +155,14 @@ def check_stream_params(sweep: Any) -> None:
             "None for partial_fit (a stream is not checkpointed)",
             sweep.checkpoint,
         )
+    if sweep.n_init_max not in ("auto", None):  # "auto": repair where the path can
+        raise param_error(
+            "n_init_max",
+            owner,
+            "'auto' or None for partial_fit (a stream does not repair: restarts added later "
+            "would miss the batches already seen)",
+            sweep.n_init_max,
+        )
 
 
 def stream_engine(sweep: Any, template: Any) -> str:

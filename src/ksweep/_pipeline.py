@@ -179,10 +179,12 @@ def warn_non_monotonic(results: SweepResult, stacklevel: int) -> None:
         return
     k = results["k"]
     pairs = ", ".join(f"{k[i - 1]}->{k[i]}" for i in rising)
+    # with the repair, some k had more restarts than n_init: the fewest is n_init
+    n_init = int(results["n_restarts_run"].min()) if "n_restarts_run" in results else None
     warnings.warn(
         f"The best-of-n_init {results.objective} rises with k at k={pairs} "
         f"(flagged in results_['non_monotonic']): the fits for the larger k stopped at a "
-        f"worse optimum. Raise n_init (now {results.n_restarts}) or max_iter.",
+        f"worse optimum. Raise n_init (now {n_init or results.n_restarts}) or max_iter.",
         NonMonotonicWarning,
         stacklevel=stacklevel + 1,
     )

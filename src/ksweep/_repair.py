@@ -1,16 +1,21 @@
 """More restarts for the k that look stuck in a poor local optimum (``n_init_max``).
 
 After a sweep, :func:`ksweep.convergence.suspicious_k` reads the best inertia
-per k and the restarts' spread. Each k it names is swept again with
-``n_init_max`` restarts, through the same runner kind as the sweep (the fused
-or independent engine in memory, the workers for a dask array); restart r of k
-keeps its seed ``(k, r)``, so the first ``n_init`` restarts are the sweep's own
-(in memory they are reused, not refitted) and the others are new. A k whose new
-best is lower takes it: its best model, labels and every per-k column
-(``inertia``, ``best_restart``, ``n_iter``, criteria). The ``restart_*`` columns
-keep the sweep's first ``n_init`` restarts; ``n_restarts_run`` counts each k's
-restarts, ``restarts_reason`` says why a k had more. A k still suspicious
-afterwards is named in an :class:`~ksweep.exceptions.UnderConvergedWarning`.
+per k (with its defaults: a rise over the previous k, a break of convexity; not
+the restarts' spread). Each k it names is swept
+again with ``n_init_max`` restarts through the same kind of runner as the sweep
+(the fused or independent engine in memory, the workers for a dask array, the
+Spark engines), with the sweep's plan (entropy, seeds, nesting), so restart r of
+k keeps its seed and the first ``n_init`` restarts are the sweep's own (reused,
+not refitted, in memory and on Spark; refitted in the shared passes of a dask
+array). A k whose new best is lower takes
+the repair's fit: every restart, its best model, labels and per-k columns
+(``inertia``, ``best_restart``, ``n_iter``, criteria; the gap statistic moves
+with log W). Otherwise the repair's further restarts join the sweep's. Either
+way the ``restart_*`` columns hold every restart the k had (NaN, or -1, where
+another k had fewer), ``n_restarts_run`` counts them and ``restarts_reason``
+says why a k had more. A k still suspicious afterwards is named in an
+:class:`~ksweep.exceptions.UnderConvergedWarning`.
 """
 
 from __future__ import annotations
@@ -38,10 +43,25 @@ def restart_budget(n_init_max: Any, n_restarts: int) -> int:
     return max(int(n_init_max), n_restarts)
 
 
-def _per_k(results, name: str) -> bool:
-    value = results[name]
-    n_k = results["k"].shape[0]
-    return not name.startswith("restart_") and value.ndim >= 1 and value.shape[0] == n_k
+def _widened(values: np.ndarray, width: int) -> np.ndarray:
+    """``values`` (n_k, n) padded on the right to ``width`` restarts that did not run:
+    -1 in an int column (``n_iter``, ``seed``), NaN otherwise."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iu":
+        out = np.full((values.shape[0], width), -1, dtype=np.int64)
+    else:
+        out = np.full((values.shape[0], width), np.nan, dtype=np.float64)
+    out[:, : values.shape[1]] = values
+    return out
+
+
+def sub_sweep(front: Any, **params: Any) -> Any:
+    """A copy of ``front`` with ``params`` set (those it has): ``clone(front).set_params``
+    for a scikit-learn estimator, else a new ``type(front)`` from its ``get_params()``."""
+    if hasattr(front, "set_params"):
+        return clone(front).set_params(**params)
+    own = front.get_params()
+    return type(front)(**{**own, **{name: v for name, v in params.items() if name in own}})
 
 
 def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], Runner]) -> Fitted:
@@ -49,25 +69,29 @@ def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], R
 
     Parameters
     ----------
-    front : KSweep
+    front : KSweep or SparkKSweep
         Its ``n_init_max`` sets the budget.
     fitted : Fitted
         The sweep as run.
     plan : Plan
-        The sweep's plan (its entropy and restarts).
+        The sweep's plan: the repair's plan is the same (seeds, nesting) for the
+        suspicious k and ``n_init_max`` restarts.
     runner_for : callable
-        ``runner_for(sub_sweep) -> Runner`` for a clone of ``front`` restricted to the
+        ``runner_for(sub_sweep) -> Runner`` for a copy of ``front`` restricted to the
         suspicious k (its ``k_range``, ``n_init`` and ``random_state`` set).
 
     Returns
     -------
     Fitted
-        With ``n_restarts_run`` and ``restarts_reason`` columns.
+        With ``n_restarts_run`` and ``restarts_reason`` columns. A repaired k's restart
+        columns hold every restart it had (the sweep's, then the repair's; NaN, or -1,
+        where another k had fewer), so its ``inertia`` is the least of them.
     """
     results = fitted.results
     k_values = results["k"]
-    budget = restart_budget(front.n_init_max, plan.n_restarts)
-    n_run = np.full(k_values.shape, plan.n_restarts, dtype=np.int64)
+    n_restarts = plan.n_restarts
+    budget = restart_budget(front.n_init_max, n_restarts)
+    n_run = np.full(k_values.shape, n_restarts, dtype=np.int64)
     reasons = np.full(k_values.shape, "", dtype=object)
     judged = (  # a mixture ranks restarts by BIC: its best need not have the least inertia
         results.objective == "inertia"
@@ -77,54 +101,57 @@ def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], R
     check = (
         suspicious_k(k_values, results["inertia"], results["restart_inertia"]) if judged else None
     )
-    named = [] if check is None or budget <= plan.n_restarts else check.named
-    columns: dict[str, np.ndarray] = {}
+    named = [] if check is None or budget <= n_restarts else check.named
+    if not named:
+        merged = results.with_columns(n_restarts_run=n_run, restarts_reason=reasons)
+        return dataclasses.replace(fitted, results=merged)
+    sub = sub_sweep(
+        front,
+        k_range=named,
+        n_init=budget,
+        n_init_max=None,
+        random_state=plan.entropy,
+        selection="kneedle",
+        scoring=tuple(name for name in front._scoring() if name != "gap") or None,
+        stability=None,
+        checkpoint=None,
+        progress=False,
+    )
+    again_plan = dataclasses.replace(
+        plan, k_values=np.asarray(named, dtype=np.int64), n_restarts=budget, n_references=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        again = drive(again_plan, runner_for(sub))
+    new, new_restarts = again.results, again.results.restarts
+    restarts = {name: _widened(values, budget) for name, values in results.restarts.items()}
+    added = results.added_columns
     models, labels = dict(fitted.models), dict(fitted.labels)
-    if named:
-        sub = clone(front).set_params(
-            k_range=named,
-            n_init=budget,
-            n_init_max=None,
-            random_state=plan.entropy,
-            selection="kneedle",
-            scoring=tuple(name for name in front._scoring() if name != "gap") or None,
-            stability=None,
-            checkpoint=None,
-            progress=False,
+    objective = results.objective
+    for j, k in enumerate(named):
+        i = int(np.flatnonzero(k_values == k)[0])
+        n_run[i], reasons[i] = budget, check.reasons[k]
+        if new[objective][j] < results[objective][i]:  # the repair's fit wins: its every
+            for name, values in restarts.items():  # restart, model, labels and criteria
+                values[i] = new_restarts[name][j]
+            for name, column in added.items():
+                if name in new and name != "gap":
+                    column[i] = new[name][j]
+            if "gap" in added:  # same references: the gap moves with log W of X
+                added["gap"][i] += np.log(results["inertia"][i]) - np.log(new["inertia"][j])
+            models[k], labels[k] = again.models[k], again.labels[k]
+        else:  # the sweep's restarts stay, the repair's further ones (no better) join them
+            for name, values in restarts.items():
+                values[i, n_restarts:] = new_restarts[name][j, n_restarts:]
+    merged = results.with_restarts(restarts, **added, n_restarts_run=n_run, restarts_reason=reasons)
+    after = suspicious_k(k_values, merged["inertia"], None)
+    still = [k for k in after.named if k in named]
+    if still:
+        warnings.warn(
+            f"k={still} still look stuck in a poor local optimum after {budget} restarts "
+            f"each ({'; '.join(after.reasons[k] for k in still)}). Raise n_init_max or "
+            "max_iter; results_['restarts_reason'] says why each k had more restarts.",
+            UnderConvergedWarning,
+            stacklevel=user_stacklevel(),
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            again = drive(Plan(np.asarray(named), budget, plan.entropy), runner_for(sub))
-        new = again.results
-        columns = {
-            name: np.array(results[name], copy=True)
-            for name in results
-            if _per_k(results, name) and name in new and name not in ("k",)
-        }
-        for j, k in enumerate(named):
-            i = int(np.flatnonzero(k_values == k)[0])
-            n_run[i] = budget
-            reasons[i] = check.reasons[k]
-            if new[results.objective][j] < results[results.objective][i]:
-                if "gap" in results:  # same references: the gap moves with log W of X
-                    gap = columns.setdefault("gap", np.array(results["gap"], copy=True))
-                    gap[i] += np.log(results["inertia"][i]) - np.log(new["inertia"][j])
-                for name, column in columns.items():
-                    if name != "gap":
-                        column[i] = new[name][j]
-                models[k], labels[k] = again.models[k], again.labels[k]
-        inertia = columns["inertia"]
-        columns["non_monotonic"] = np.r_[False, inertia[1:] > inertia[:-1]]
-    merged = results.with_columns(**columns, n_restarts_run=n_run, restarts_reason=reasons)
-    if named:
-        after = suspicious_k(k_values, merged["inertia"], None)
-        still = [k for k in after.named if k in named]
-        if still:
-            warnings.warn(
-                f"k={still} still look stuck in a poor local optimum after {budget} restarts "
-                f"each ({'; '.join(after.reasons[k] for k in still)}). Raise n_init_max or "
-                "max_iter; results_['restarts_reason'] says why each k had more restarts.",
-                UnderConvergedWarning,
-                stacklevel=user_stacklevel(),
-            )
     return dataclasses.replace(fitted, results=merged, models=models, labels=labels)

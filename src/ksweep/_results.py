@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -19,7 +20,14 @@ SHARED_TIME_ENGINES = ("fused", "dask", "fused-stream", "spark-fused")
 #: time column's name depends on the engine (see :attr:`SweepResult.time_column`).
 _NARROW_FIRST = ("k", "inertia", "inertia_mean", "inertia_std", "n_iter")
 #: Per-k columns only the wide table shows.
-_WIDE_ONLY = ("raw_inertia", "best_restart", "non_monotonic", "silhouette_n_samples")
+_WIDE_ONLY = (
+    "raw_inertia",
+    "best_restart",
+    "non_monotonic",
+    "silhouette_n_samples",
+    "n_restarts_run",
+    "restarts_reason",
+)
 
 
 def restart_rank(value: float, restart: int) -> tuple[float, int]:
@@ -51,7 +59,8 @@ class SweepResult(Mapping):
     - ``k``: the number of clusters;
     - ``inertia``: the inertia of the best restart (for k-means families the
       minimum over restarts), a within-cluster *sum* on the family's scale;
-    - ``inertia_mean``, ``inertia_std``: mean and standard deviation over restarts;
+    - ``inertia_mean``, ``inertia_std``: mean and standard deviation over the
+      restarts that ran;
     - ``raw_inertia``: the estimator's own ``inertia_`` of the best restart
       (NaN where it has none);
     - ``best_restart``: index of the restart that minimizes ``objective``;
@@ -60,7 +69,7 @@ class SweepResult(Mapping):
       those as ``<NA>`` and ``to_text()`` as ``NA``. For a dask array it counts
       the Lloyd passes over the whole of X after the runs were seeded (and
       refined) on a sample, so it is often small;
-    - ``fit_time``: seconds of fitting summed over the restarts of that k,
+    - ``fit_time``: seconds of fitting summed over the restarts of that k that ran,
       measured per fit. Engines that fit many runs in one shared pass over X
       (``engine`` "fused", "dask", "fused-stream", "spark-fused") cannot time a
       run alone: they split each pass's seconds among its runs by k x passes,
@@ -72,14 +81,19 @@ class SweepResult(Mapping):
       mixtures) and added per-k columns (criteria);
     - ``restart_<name>``: 2-D, shape ``(n_k, n_restarts)``, one column per
       restart, for ``inertia``, ``raw_inertia``, ``n_iter``, ``fit_time`` (or
-      ``fit_time_share``), ``seed`` and the extras.
+      ``fit_time_share``), ``seed`` and the extras. When some k had more
+      restarts than others (``KSweep(n_init_max=...)`` gives a suspicious k
+      more; ``n_restarts_run`` counts them), ``n_restarts`` is the most any k
+      had, and a restart that did not run is NaN (-1 in ``restart_n_iter`` and
+      ``restart_seed``).
 
     Parameters
     ----------
     k : array-like of int, shape (n_k,)
     restarts : mapping of str to array-like of shape (n_k, n_restarts)
         Must hold ``inertia``, ``raw_inertia``, ``n_iter``, ``fit_time`` and
-        ``seed``; other entries are family extras.
+        ``seed``; other entries are family extras. A restart that did not run
+        has a NaN ``inertia`` (and -1 as ``n_iter`` and ``seed``).
     objective : str, default="inertia"
         The restart column the best restart minimizes.
     inertia_definition : str, default=""
@@ -147,12 +161,12 @@ class SweepResult(Mapping):
         out = {
             "k": np.asarray(k, dtype=np.int64),
             "inertia": inertia[rows, best],
-            "inertia_mean": inertia.mean(axis=1),
-            "inertia_std": inertia.std(axis=1),
+            "inertia_mean": _over_restarts(np.nanmean, inertia),
+            "inertia_std": _over_restarts(np.nanstd, inertia),
             "raw_inertia": per_restart["raw_inertia"][rows, best],
             "best_restart": best.astype(np.int64),
             "n_iter": per_restart["n_iter"][rows, best],
-            self.time_column: per_restart["fit_time"].sum(axis=1),
+            self.time_column: np.nansum(per_restart["fit_time"], axis=1),
             "non_monotonic": rises,
         }
         for name, values in per_restart.items():
@@ -171,6 +185,25 @@ class SweepResult(Mapping):
         init = dict(self._init)
         init["columns"] = {**init["columns"], **columns}
         return SweepResult(init.pop("k"), init.pop("restarts"), **init)
+
+    def with_restarts(self, restarts: Mapping, **columns) -> SweepResult:
+        """A copy made from other per-restart arrays (the names of :attr:`restarts`, any
+        number of restarts), with the added per-k columns updated by ``columns``."""
+        init = dict(self._init)
+        init["columns"] = {**init["columns"], **columns}
+        init.pop("restarts")
+        return SweepResult(init.pop("k"), restarts, **init)
+
+    @property
+    def restarts(self) -> dict[str, np.ndarray]:
+        """The per-restart arrays this result was made from, by name (``fit_time``
+        whatever the time column is called), each of shape ``(n_k, n_restarts)``."""
+        return {name: np.array(values) for name, values in self._init["restarts"].items()}
+
+    @property
+    def added_columns(self) -> dict[str, np.ndarray]:
+        """The per-k columns added to the restarts' (criteria, ...), by name."""
+        return {name: np.array(values) for name, values in self._init["columns"].items()}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -208,7 +241,7 @@ class SweepResult(Mapping):
 
     @property
     def n_restarts(self) -> int:
-        """Number of restarts run per k."""
+        """Number of restart columns: the restarts per k, or the most any k had."""
         return int(self._columns["restart_inertia"].shape[1])
 
     def per_k_columns(self) -> list[str]:
@@ -243,7 +276,8 @@ class SweepResult(Mapping):
             ``name_1``, ... (one per restart, or per gap reference).
 
         ``n_iter`` is a nullable integer column, ``<NA>`` where the estimator
-        reports no iterations. Requires pandas (``pip install ksweep[pandas]``).
+        reports no iterations (and ``restart_n_iter_*``, ``restart_seed_*`` where
+        a restart did not run). Requires pandas (``pip install ksweep[pandas]``).
 
         Examples
         --------
@@ -277,7 +311,7 @@ class SweepResult(Mapping):
                 for j in range(column.shape[1]):
                     data[f"{name}_{j}"] = column[:, j]
         frame = pd.DataFrame(data)
-        for name in ("n_iter", "restart_n_iter"):
+        for name in ("n_iter", "restart_n_iter", "restart_seed"):
             for column in [c for c in frame.columns if c == name or c.startswith(name + "_")]:
                 frame[column] = frame[column].astype("Int64").mask(frame[column] < 0)
         return frame
@@ -320,6 +354,14 @@ class SweepResult(Mapping):
             )
             lines.append(line + ("  <--" if k == marked_k else ""))
         return "\n".join(lines)
+
+
+def _over_restarts(func, values: np.ndarray) -> np.ndarray:
+    """``func(values, axis=1)`` of a NaN-ignoring ``func``; NaN (no warning) for a k with
+    no value (a k whose every restart scored NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return func(values, axis=1)
 
 
 def _cell(name: str, value) -> str:

@@ -24,7 +24,7 @@ from ksweep._pipeline import BestKeeper, Plan, Runner
 from ksweep._seeding import STRUCTURE_KEY, seed_entropy, spawn
 from ksweep._structure_check import STRUCTURE_ROWS
 from ksweep._tasks import TaskRecord
-from ksweep._validation import param_error
+from ksweep._validation import check_k_range, param_error
 from ksweep.exceptions import SweepInterrupted, SweepTaskError
 
 _INSTALL_HINT = "pip install 'ksweep[spark]'"
@@ -113,15 +113,23 @@ class SparkRunner(Runner):
     data : pyspark.sql.DataFrame
         The features column, cached; its rows are counted (and checked) here.
     k_values : ndarray of int
+    n_rows : int or None, default=None
+        The row count when known (a rerun), else counted here.
     """
 
     engine = "mllib"
     inertia_definition = INERTIA_DEFINITION
+    reruns = True
 
-    def __init__(self, sweep: Any, data: Any, k_values: np.ndarray):
+    def __init__(self, sweep: Any, data: Any, k_values: np.ndarray, n_rows: int | None = None):
         self.sweep, self.data, self.owner = sweep, data, type(sweep).__name__
         self.k_values = k_values
-        self.n_rows = n_rows = data.count()  # materializes the cache once, before any fit
+        #: records of an earlier run on the same data and seeds, reused by key (a rerun)
+        self.previous: dict[tuple, TaskRecord] = {}
+        self.records: dict[tuple, TaskRecord] = {}
+        if n_rows is None:
+            n_rows = data.count()  # materializes the cache once, before any fit
+        self.n_rows = n_rows
         if n_rows < 2:
             raise ValueError(
                 f"{self.owner} needs at least 2 rows to cluster. Got {n_rows} row(s) instead."
@@ -138,6 +146,21 @@ class SparkRunner(Runner):
         """Every (k, restart) with its seed: the seeds KSweep gives the same tasks."""
         self.entropy = seed_entropy(self.sweep.random_state)
         return Plan(self.k_values, self.sweep.n_init, self.entropy)
+
+    def rerun(self, sweep: Any) -> SparkRunner:
+        """A runner of this kind on the same data for ``sweep``; the fits this runner made
+        (same seeds: restart r of k) are reused, not refitted."""
+        runner = type(self)(sweep, self.data, check_k_range(sweep.k_range), n_rows=self.n_rows)
+        runner.previous = self.records
+        return runner
+
+    def reused(self, plan: Plan) -> tuple[list, BestKeeper]:
+        """The plan's tasks still to fit, and a keeper holding the reused records."""
+        keeper = BestKeeper()
+        for task in plan.tasks:
+            if task.key in self.previous:
+                keeper.add(task.key, self.previous[task.key])
+        return [task for task in plan.tasks if task.key not in self.previous], keeper
 
     def structure_rows(self):
         """For the no-structure test: the bounding box (one Summarizer pass) and a uniform
@@ -194,10 +217,10 @@ class SparkRunner(Runner):
         sc = _spark_context(self.data)
         tag = f"ksweep-{uuid.uuid4().hex[:12]}"
         context = (sc, _local_properties(sc), tag)
-        keeper = BestKeeper()
+        todo, keeper = self.reused(plan)
         window = self.sweep.concurrency
         pool = concurrent.futures.ThreadPoolExecutor(window, thread_name_prefix="ksweep-spark")
-        jobs = ((task.key, self._fit, (task.key, task.seed, context)) for task in plan.tasks)
+        jobs = ((task.key, self._fit, (task.key, task.seed, context)) for task in todo)
         try:
             for key, record in run_tasks(pool, jobs, window):
                 keeper.add(key, record)
@@ -215,7 +238,8 @@ class SparkRunner(Runner):
                 ) from None
             raise
         pool.shutdown(wait=True)
-        return keeper.records
+        self.records = keeper.records
+        return self.records
 
     def columns(self, plan: Plan, results, records, models, labels) -> dict[str, np.ndarray]:
         """Spark's squared-Euclidean silhouette of the best model per k, computed concurrently."""

@@ -42,7 +42,7 @@ from ksweep._lloyd import (
     data_parallel_lloyd,
     seed_from_sample,
 )
-from ksweep._pipeline import BestKeeper, Plan
+from ksweep._pipeline import Plan
 from ksweep._seeding import SAMPLE_KEY, spawn
 from ksweep._spark import SparkRunner
 from ksweep._tasks import TaskRecord
@@ -433,13 +433,14 @@ class SparkFusedRunner(SparkRunner):
     def run(self, plan: Plan) -> dict[tuple, TaskRecord]:
         """A record per task; the best restart of each k with its ``KMeansModel``."""
         sweep = self.sweep
-        ks = [int(k) for k in plan.k_values for _ in range(plan.n_restarts)]
+        todo, keeper = self.reused(plan)  # keeps the best restart's model of each k only
+        todo = sorted(todo, key=lambda task: task.key)  # k by k, restart by restart
         start = time.perf_counter()
         fit = fit_spark(
             self.data,
             sweep.features_col,
-            ks,
-            plan.seeds.ravel().tolist(),
+            [task.k for task in todo],
+            [task.seed for task in todo],
             max_iter=int(sweep.max_iter),
             tol=float(sweep.tol),
             sample_seed=spawn(plan.entropy, SAMPLE_KEY),
@@ -447,16 +448,14 @@ class SparkFusedRunner(SparkRunner):
         seconds = time.perf_counter() - start
         work = np.array([run.k * (run.n_iter + 1) for run in fit.runs], dtype=float)
         fit_time = seconds * work / work.sum()  # each run's share, by k × passes
-        keys = [(int(k), r) for k in plan.k_values for r in range(plan.n_restarts)]
-        keeper = BestKeeper()  # keeps the centers of the best restart of each k only
-        for key, run, seconds_of_run in zip(keys, fit.runs, fit_time, strict=True):
+        for task, run, seconds_of_run in zip(todo, fit.runs, fit_time, strict=True):
             record = TaskRecord(run.inertia, run.inertia, run.n_iter, seconds_of_run, run.centers)
-            keeper.add(key, record)
+            keeper.add(task.key, record)
         self.passes = fit.passes
         sc = self.data.sparkSession.sparkContext
-        return {
+        self.records = {
             key: record
-            if record.estimator is None
+            if not isinstance(record.estimator, np.ndarray)  # None, or a reused model
             else dataclasses.replace(
                 record,
                 estimator=kmeans_model(
@@ -465,6 +464,7 @@ class SparkFusedRunner(SparkRunner):
             )
             for key, record in keeper.records.items()
         }
+        return self.records
 
 
 def kmeans_model(sc: Any, centers: np.ndarray, features_col: str, prediction_col: str) -> Any:

@@ -212,19 +212,24 @@ default="Tibs2001SEmax"
         :class:`~ksweep.exceptions.CheckpointMismatchError`.
     checkpoint_overwrite : bool, default=False
         Discard a mismatching checkpoint instead of refusing it.
-    n_init_max : "auto", int or None, default=None
-        Restarts for a k that looks stuck in a poor local optimum
-        (:func:`ksweep.convergence.suspicious_k`: its best inertia breaks the
-        convexity of the inertia curve, or its restarts spread widely with a
-        best reached once). Each such k is swept again with ``n_init_max``
-        restarts (its first ``n_init`` are the sweep's own, reused in memory)
-        through the same engine, and keeps a better fit. "auto" means
-        ``max(2 * n_init, 4)``; None (default) turns the repair off (with it,
-        ``inertia`` can be below every ``restart_inertia``, which keep the first
-        ``n_init`` restarts). In memory and for dask
-        arrays (not for streams). ``results_["n_restarts_run"]`` and
-        ``results_["restarts_reason"]`` record it; a k still suspicious after
-        its restarts is named in an :class:`~ksweep.exceptions.UnderConvergedWarning`.
+    n_init_max : "auto", int or None, default="auto"
+        Restarts for a k that looks stuck in a poor local optimum: its best
+        inertia is above the previous k's, or breaks the convexity of the inertia
+        curve (it gains little over the k before, and the k after gains what it
+        missed; see :func:`ksweep.convergence.suspicious_k`). With 10 restarts per
+        k this is rare; with 1 to 3 it is common, and the k named nearly always
+        improve (docs: "Under-converged k"). Each such k is swept again with
+        ``n_init_max`` restarts through the same engine (its first ``n_init`` are
+        the sweep's own: reused in memory, refitted in the shared passes of a
+        dask array) and keeps a better fit. "auto" means ``max(2 * n_init, 4)``;
+        None turns the repair off. ``results_["n_restarts_run"]`` and
+        ``results_["restarts_reason"]`` record it, the ``restart_*`` columns hold
+        every restart a k had (NaN where another k had more), and a k still
+        suspicious after its restarts is named in an
+        :class:`~ksweep.exceptions.UnderConvergedWarning`. Streams
+        (``partial_fit``) do not repair (restarts added later would miss the
+        batches already seen): they take "auto" or None. An estimator without
+        ``random_state`` is not repaired (its restarts would be identical).
     stability : int or None, default=None
         B: sweep again on B subsamples of 80% of the rows (same engine and
         parameters, about B sweeps' cost) and record per k how many resamples
@@ -298,7 +303,7 @@ default="Tibs2001SEmax"
         score_func=None,
         checkpoint=None,
         checkpoint_overwrite=False,
-        n_init_max=None,
+        n_init_max="auto",
         stability=None,
     ):
         self.estimator = estimator
@@ -356,6 +361,12 @@ default="Tibs2001SEmax"
         validate_executor(owner, self.executor, self.n_jobs)
         check_long_enough(check_k_range(self.k_range), self.selection, self.k_range, owner)
         check_scoring_applies(self)
+
+    def _restarts_differ(self, plan) -> bool:
+        """Whether more restarts could fit differently: the plan has ``n_init`` of them and
+        the estimator takes a ``random_state`` (a deterministic one runs once per k)."""
+        template = self._template()
+        return plan.n_restarts == self.n_init and "random_state" in template.get_params(deep=False)
 
     def _validate_X(self, X, *, reset: bool):
         timeseries = family_of(self._template(), self.score_func).timeseries
@@ -504,8 +515,10 @@ default="Tibs2001SEmax"
         their seconds (``"fit_time_share"`` on "fused-stream": a share of each
         batch's pass, split by k); ``labels_`` is not set; ``executor`` and ``progress`` are not
         used. ``selection`` must be ``"kneedle"``, ``"two_segment"`` or a callable, ``scoring`` and
-        ``checkpoint`` None. Batches must be dense; a rising inertia is flagged in
-        ``results_["non_monotonic"]`` without a warning.
+        ``checkpoint`` None, ``n_init_max`` "auto" or None (a stream does not repair
+        suspicious k: restarts added later would miss the batches already seen). Batches
+        must be dense; a rising inertia is flagged in ``results_["non_monotonic"]`` without
+        a warning.
 
         Parameters
         ----------
@@ -550,7 +563,7 @@ default="Tibs2001SEmax"
         plan = runner.plan()
         warn_rising, runner.warn_rising = runner.warn_rising, False  # warned after the repair
         fitted = drive(plan, runner)
-        if self.n_init_max is not None and runner.reruns and plan.n_restarts == self.n_init:
+        if self.n_init_max is not None and runner.reruns and self._restarts_differ(plan):
             fitted = repair(self, fitted, plan, runner.rerun)
         if warn_rising:
             warn_non_monotonic(fitted.results, user_stacklevel())

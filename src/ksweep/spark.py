@@ -30,7 +30,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ksweep._choosing import Summary, check_long_enough, needed_scoring, summary
-from ksweep._pipeline import adopt, drive
+from ksweep._pipeline import adopt, drive, user_stacklevel, warn_non_monotonic
+from ksweep._repair import repair
 from ksweep._spark import (
     SparkRunner,
     _check_dataframe,
@@ -152,7 +153,18 @@ class SparkKSweep:
     n_init : int, default=1
         Fits per k, each with its own seed; the lowest ``trainingCost`` wins. One is Spark's
         (and scikit-learn's ``n_init="auto"``) choice for k-means||, whose initialization is
-        already a k-means++ style one; raise it when ``results_["non_monotonic"]`` flags a k.
+        already a k-means++ style one; ``n_init_max`` gives a k that looks stuck more.
+    n_init_max : "auto", int or None, default="auto"
+        Restarts for a k that looks stuck in a poor local optimum, as in
+        :class:`~ksweep.KSweep`: its best cost is above the previous k's or breaks the
+        convexity of the cost curve (:func:`ksweep.convergence.suspicious_k`). Each such k
+        is fitted again with ``n_init_max`` restarts by the same engine (its first
+        ``n_init`` are the sweep's own, not refitted; the fused engine runs the new ones in
+        one more set of passes) and keeps a better fit. "auto" means
+        ``max(2 * n_init, 4)``; None turns the repair off. ``results_["n_restarts_run"]``
+        and ``results_["restarts_reason"]`` record it, the ``restart_*`` columns hold every
+        restart a k had (NaN, or -1, where another k had more), and a k still suspicious
+        afterwards is named in an :class:`~ksweep.exceptions.UnderConvergedWarning`.
     random_state : int, numpy RandomState or Generator, or None, default=None
         Root of every seed. The Spark seed of restart r of k is
         ``SeedSequence(entropy, spawn_key=(k, r)).generate_state(1)[0]`` (a 32-bit value,
@@ -283,6 +295,7 @@ class SparkKSweep:
     #: What each parameter may be (ksweep's own schema, see ``ksweep._validation``).
     _constraints: ClassVar[dict[str, Rule]] = {
         "n_init": [int_at_least(1)],
+        "n_init_max": [options("auto"), int_at_least(1), NONE],
         "random_state": [RANDOM_STATE, NONE],
         "selection": [options(*SPARK_SELECTION_NAMES), CALLABLE],
         "elbow_scale": [options("auto", "log", "linear")],
@@ -323,6 +336,7 @@ class SparkKSweep:
         *,
         k_range=range(2, 11),
         n_init: int = 1,
+        n_init_max="auto",
         random_state=None,
         selection: str | Callable = "auto",
         elbow_scale: str = "auto",
@@ -339,6 +353,7 @@ class SparkKSweep:
     ):
         self.k_range = k_range
         self.n_init = n_init
+        self.n_init_max = n_init_max
         self.random_state = random_state
         self.selection = selection
         self.elbow_scale = elbow_scale
@@ -424,7 +439,11 @@ class SparkKSweep:
         with cached_features(df, self.features_col, cache, owner) as data:
             runner = (SparkFusedRunner if engine == "fused" else SparkRunner)(self, data, k_values)
             plan = runner.plan()
+            runner.warn_rising = False  # warned after the repair
             fitted = drive(plan, runner)
+            if self.n_init_max is not None:
+                fitted = repair(self, fitted, plan, runner.rerun)
+            warn_non_monotonic(fitted.results, user_stacklevel())
             self.structure_ = structure_for(self.selection, runner, plan.entropy)
         adopt(
             self, fitted, models_attr="models_", best_attr="best_model_", structure=self.structure_
