@@ -7,9 +7,12 @@ Every data set is swept over k = 1..10 with KMeans (n_init=10). Reported, side b
   R's five rules and both references (uniform box, PCA box), and ``vote`` (each of
   kneedle, two_segment, silhouette, Calinski-Harabasz and Davies-Bouldin casts one vote;
   "vote + gap" adds the gap statistic's vote);
-- "kneedle unless no structure": ``ksweep.structure.no_structure`` (the uniform-box gap at
-  k = 1 and 2, Tibshirani's rule) decides k = 1, kneedle on log inertia chooses otherwise;
-  and other combinations that let a test answer "no clusters" and a method choose k;
+- "KSweep defaults": ``KSweep(k_range=range(1, 11), n_init=10, random_state=seed)``, every
+  other parameter at its default (``selection="auto"``: kneedle on log inertia unless its
+  no-structure test, on a sample of at most 1,000 rows, says k = 1; ``n_init_max="auto"``);
+- "kneedle unless no structure": the same rule read off the whole data's gap curve
+  (``ksweep.structure.no_structure``: the uniform-box gap at k = 1 and 2, Tibshirani's
+  rule, B = 10); and other combinations that let a test answer "no clusters" and a method choose k;
 - peers, fitted by their own loops: scikit-learn KMeans per k + kneed's KneeLocator on the
   inertia (convex, decreasing: what yellowbrick does), yellowbrick's KElbowVisualizer
   (distortion), and scikit-learn KMeans per k + the highest ``silhouette_score``.
@@ -267,6 +270,10 @@ DATASETS = [
 # --------------------------------------------------------------------------------------
 
 
+#: The row of KSweep's defaults, fitted as a user writes it.
+DEFAULT = "KSweep defaults (selection='auto')"
+
+
 def _k_or_none(result) -> int | None:
     return None if result.k is None else int(result.k)
 
@@ -294,7 +301,10 @@ def ksweep_choices(X: np.ndarray, seed: int, *, peers: bool) -> dict[str, int | 
             choices["two_segment"] = _k_or_none(two_segment(k, results["inertia"]))
             for name in CRITERION_NAMES:
                 choices[name] = _k_or_none(CRITERIA[name].select(k, results[name]))
-    if peers:  # the proposed default: kneedle unless the no-structure test says k = 1
+    if peers:  # what a user gets: KSweep's defaults (selection="auto", the repair on)
+        default = KSweep(k_range=K_RANGE, n_init=N_INIT, random_state=seed).fit(X)
+        choices[DEFAULT] = int(default.best_k_)
+        # the same rule on the whole data: kneedle unless the no-structure test says k = 1
         k, log_w, ref = gap_curves["uniform"]
         test = no_structure(log_w[:2], ref[:2])  # K_RANGE starts at 1: k = 1 and 2
         choices["no-structure test"] = int(test.no_structure)
@@ -412,14 +422,14 @@ def main() -> None:
     derived = list(derived_choices(rows[0]["choices"]))
     print_table(
         rows,
-        [*single, "kneedle unless no structure", *gap_names, *derived, *peers],
+        [DEFAULT, *single, "kneedle unless no structure", *gap_names, *derived, *peers],
         f"True k found, k = 1..{K_RANGE.stop - 1}, KMeans n_init={N_INIT}, "
         f"{n_real} realization(s) per data set (kneedle on log inertia is ksweep's default)",
     )
     print("\nPer data set (hits over realizations):")
     shown = [
+        DEFAULT,
         "kneedle",
-        "kneedle unless no structure",
         "two_segment",
         *CRITERION_NAMES,
         "gap uniform Tibs2001SEmax",

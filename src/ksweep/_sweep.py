@@ -145,7 +145,7 @@ class KSweep(
         sample of at most 1,000 rows; ``structure_`` holds it): then k = 1 when
         1 is in ``k_range``, else kneedle's k with a
         :class:`~ksweep.NoStructureWarning`. On ``benchmarks/selection_accuracy.py``
-        (115 data sets with known k) it finds the true k in 101, kneedle alone in
+        (115 data sets with known k) it finds the true k in 100, kneedle alone in
         71, the best single criterion (gap, PCA references) in 87. Or a name:
         "kneedle" or "two_segment" (elbow of the best inertia per k),
         "silhouette", "calinski_harabasz", "davies_bouldin", "gap" (computed
