@@ -26,8 +26,8 @@ their 2-split looks ordinary), and the gap rules that look further right
 the test finds no structure, the given method's k (kneedle on log inertia by
 default) otherwise. On the same benchmark it found the true k in 101 of 115 data
 sets read off the whole data's gap curve (100 as KSweep's default, which tests a
-sample of at most 1,000 rows), kneedle alone in 71, the best single method (the gap statistic with PCA
-references) in 87 and the best peer in 48.
+sample of at most 1,000 rows), kneedle alone in 71, the best single method (the
+gap statistic with PCA references) in 87 and the best peer in 48.
 """
 
 from __future__ import annotations
