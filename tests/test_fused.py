@@ -249,6 +249,44 @@ def test_restarts_are_grouped_by_centers_not_by_executor(k_range, n_init, groups
         assert {r for _, r in keys} == set(key[2])
 
 
+def test_every_run_is_handed_to_on_done_once_as_it_ends(blobs):
+    seen = {}
+
+    def on_done(index, run):
+        assert index not in seen
+        seen[index] = (run.labels.copy(), run.centers.copy(), run.inertia)
+
+    ks = [2, 4, 5, 9]  # tol=0: each run ends when its labels stop changing
+    runs = fused_lloyd(blobs, ks, [3] * 4, max_iter=300, tol=0.0, chains=[3] * 4, on_done=on_done)
+    assert sorted(seen) == [0, 1, 2, 3]
+    for index, run in enumerate(runs):
+        labels, centers, inertia = seen[index]
+        np.testing.assert_array_equal(labels, run.labels)
+        np.testing.assert_array_equal(centers, run.centers)
+        assert inertia == run.inertia
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_finished_runs_are_rebuilt_from_their_centers_bit_for_bit(blobs, dtype, monkeypatch):
+    X = blobs.astype(dtype)
+    ks = [2, 3, 5, 9, 12]
+    runs = fused_lloyd(X, ks, [4] * 5, max_iter=300, tol=1e-4, chains=[4] * 5)
+    picked = [4, 0, 2]  # other runs beside them, in another order, in 256-row blocks
+    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 256 * 26 * X.itemsize)
+    again = fused_module.rebuild_runs(
+        X,
+        [ks[i] for i in picked],
+        [4] * 3,
+        [runs[i].centered.astype(np.float64) for i in picked],  # as a checkpoint reads them
+        [runs[i].n_iter for i in picked],
+    )
+    for i, run in zip(picked, again, strict=True):
+        np.testing.assert_array_equal(run.labels, runs[i].labels)
+        assert run.centers.dtype == dtype
+        assert run.centers.tobytes() == runs[i].centers.tobytes()
+        assert run.inertia == runs[i].inertia and run.n_iter == runs[i].n_iter
+
+
 def test_nan_padded_series_of_different_lengths_run_on_the_independent_engine():
     from tslearn.utils import to_time_series_dataset
 

@@ -72,6 +72,10 @@ class FusedRun:
         The k-means++ centers it started from (in X's coordinates).
     centers : ndarray of shape (k, n_features)
         Final centers.
+    centered : ndarray of shape (k, n_features)
+        Final centers less X's column means: the engine's own coordinates, from which
+        :func:`rebuild_runs` gives the run again bit for bit (``centers`` is this plus
+        the means, rounded).
     labels : ndarray of shape (n_samples,)
         Label of each row under the final centers (int32).
     inertia : float
@@ -86,6 +90,7 @@ class FusedRun:
     seed: int
     init_centers: np.ndarray | None = None
     centers: np.ndarray | None = None
+    centered: np.ndarray | None = None
     labels: np.ndarray | None = None
     inertia: float = float("nan")
     n_iter: int = 0
@@ -142,6 +147,17 @@ def _relocate_empty(X, sums, counts, old_centers, labels) -> None:
         counts[new_id] = 1
 
 
+def _centered(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """X (contiguous, float32 or float64), X less its column means, the means, and the
+    squared norms of the centered rows: the coordinates the engine computes in."""
+    X = np.ascontiguousarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    mean = X.mean(axis=0)
+    Xc = X - mean
+    return X, Xc, mean, np.einsum("ij,ij->i", Xc, Xc)
+
+
 def fused_lloyd(
     X: np.ndarray,
     ks: list[int],
@@ -194,13 +210,8 @@ def fused_lloyd(
     """
     start_time = time.perf_counter()
     kernels()  # without numba, fail before any work
-    X = np.ascontiguousarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    mean = X.mean(axis=0)
-    Xc = X - mean
+    X, Xc, mean, x_sq = _centered(X)
     n = Xc.shape[0]
-    x_sq = np.einsum("ij,ij->i", Xc, Xc)
     if stop_rule == "sklearn" and mean_variance is None:
         mean_variance = float(np.mean(np.var(X, axis=0)))
     tol_abs = mean_variance * tol if stop_rule == "sklearn" else tol
@@ -266,6 +277,16 @@ def _fit_runs(
     final_pass = set()  # runs whose next pass only assigns rows to their final centers
     live = list(runs)
     work = {id(run): 0 for run in runs}
+
+    def finished(run: FusedRun) -> None:
+        """Hand a finished run to ``on_done`` (its labels, centers and inertia final)."""
+        if on_done is not None:
+            key = id(run)
+            run.labels = np.ascontiguousarray(all_labels[:, column[key]])
+            run.centered, run.centers = centers[key], centers[key] + mean
+            run.inertia = float(kern.exact_inertia(Xc, centers[key], run.labels))
+            on_done(column[key], run)
+
     while live:
         stacked = np.concatenate([centers[id(run)] for run in live])
         offsets = np.zeros(len(live) + 1, dtype=np.intp)
@@ -306,11 +327,7 @@ def _fit_runs(
             part = slice(offsets[r], offsets[r + 1])
             sums[key], counts[key] = pass_sums[part], pass_counts[part]
             if key in final_pass:  # its last pass is done: the run is finished
-                if on_done is not None:
-                    run.labels = np.ascontiguousarray(all_labels[:, column[key]])
-                    run.centers = centers[key] + mean
-                    run.inertia = float(kern.exact_inertia(Xc, centers[key], run.labels))
-                    on_done(column[key], run)
+                finished(run)
                 continue
             old = centers[key]
             # relocation moves centers, not the rows' labels
@@ -319,7 +336,8 @@ def _fit_runs(
             centers[key] = new
             if stop_rule == "sklearn":
                 if run.n_iter > 1 and changes[r] == 0:
-                    continue  # strict convergence: the labels are final
+                    finished(run)  # strict convergence: the labels are final
+                    continue
                 done = shift <= tol_abs
             else:
                 mean_inertia = inertia[r] / n
@@ -333,7 +351,7 @@ def _fit_runs(
     for run in runs:
         key = id(run)
         run.labels = np.ascontiguousarray(all_labels[:, column[key]])
-        run.centers = centers[key] + mean
+        run.centered, run.centers = centers[key], centers[key] + mean
         run.seconds = work[key] / total_work  # a share, scaled to seconds by the caller
         run._rng = None
 
@@ -342,6 +360,58 @@ def _fit_runs(
             run.inertia = float(kern.exact_inertia(Xc, centers[id(run)], run.labels))
 
     split.each([run.k for run in runs], finish)
+
+
+def rebuild_runs(
+    X: np.ndarray, ks: list[int], seeds: list[int], centered: list, n_iters: list[int]
+) -> list[FusedRun]:
+    """Finished runs again from their final centers, in one pass over ``X``.
+
+    ``centered`` holds each run's :attr:`FusedRun.centered` (as a checkpoint stores
+    it), ``n_iters`` its Lloyd iterations. Every row is assigned to its nearest center
+    by the products and the kernel of the engine's passes, so ``labels``, ``centers``
+    and ``inertia`` are those the run ended with, bit for bit, where its labels were
+    the nearest centers' (always, but for a run that converged with an empty cluster
+    moved: a caller compares the inertia with the stored one). ``seconds`` is 0.
+    """
+    kern = kernels()
+    _, Xc, mean, x_sq = _centered(X)
+    n, n_features = Xc.shape
+    own = [
+        np.asarray(c, dtype=Xc.dtype).reshape(int(k), n_features)
+        for c, k in zip(centered, ks, strict=True)
+    ]
+    stacked = np.concatenate(own)
+    offsets = np.zeros(len(own) + 1, dtype=np.intp)
+    offsets[1:] = np.cumsum([c.shape[0] for c in own])
+    half_sq = 0.5 * np.einsum("ij,ij->i", stacked, stacked)
+    previous = np.full((n, len(own)), -1, dtype=np.int32)
+    labels = np.empty_like(previous)
+    sums, counts = np.zeros((stacked.shape[0], n_features)), np.zeros(len(stacked), np.int64)
+    changes, inertia = np.zeros(len(own), dtype=np.int64), np.zeros(len(own))
+    for start, stop in row_blocks(n, block_rows(n, len(stacked), Xc.dtype.itemsize)):
+        G = stacked @ Xc[start:stop].T
+        kern.assign_accumulate(
+            Xc[start:stop],
+            G,
+            half_sq,
+            offsets,
+            sums,
+            counts,
+            previous[start:stop],
+            labels[start:stop],
+            changes,
+            inertia,
+            x_sq[start:stop],
+        )
+    runs = []
+    for r, (k, seed, n_iter) in enumerate(zip(ks, seeds, n_iters, strict=True)):
+        run = FusedRun(k=int(k), seed=int(seed), n_iter=int(n_iter), seconds=0.0)
+        run.labels = np.ascontiguousarray(labels[:, r])
+        run.centered, run.centers = own[r], own[r] + mean
+        run.inertia = float(kern.exact_inertia(Xc, own[r], run.labels))
+        runs.append(run)
+    return runs
 
 
 def fused_unsupported(template: Any, X: Any, score_func: Any) -> str | None:
