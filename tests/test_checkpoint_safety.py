@@ -1,6 +1,7 @@
 """Checkpoints that never delete what is not theirs, resume in a new process, keep every
 finished fit when a write fails, and (fused engine) keep each run as soon as it finishes."""
 
+import json
 import os
 import runpy
 import signal
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -209,14 +211,62 @@ def test_a_sigkilled_fused_sweep_resumes_with_only_the_missing_runs(tmp_path, mo
     every = {(k, r) for k in range(2, 26) for r in range(2)}
     results = resumed.results_
     best = set(zip(results["k"].tolist(), results["best_restart"].tolist(), strict=True))
-    fitted = [key for key in computed if key not in stored]
-    refitted = [key for key in computed if key in stored]
-    # the resume fits exactly the missing runs, once each, and refits only stored best restarts
-    assert sorted(fitted) == sorted(every - stored)
-    assert set(refitted) <= best and len(refitted) == len(set(refitted))
+    # the resume fits exactly the missing runs, once each; the models of stored best
+    # restarts are rebuilt from their stored centers, not refitted
+    assert sorted(computed) == sorted(every - stored)
     monkeypatch.setattr(ksweep._local, "run_fused_group", real)
     full = KSweep(inner_threads=1, **params).fit(X)
+    assert_same_sweep(resumed, full)
+    assert {key for key in best if key in stored}  # some models were rebuilt
+
+
+def assert_same_sweep(resumed, full):
+    """Equal ``results_`` (but fit times), choice and models, bit for bit."""
     for name, column in full.results_.items():
         if "fit_time" not in name:
             np.testing.assert_array_equal(resumed.results_[name], column, err_msg=name)
     assert resumed.best_k_ == full.best_k_
+    for k, model in full.estimators_.items():
+        again = resumed.estimators_[k]
+        np.testing.assert_array_equal(again.labels_, model.labels_)
+        np.testing.assert_array_equal(again.cluster_centers_, model.cluster_centers_)
+        assert (again.inertia_, again.n_iter_) == (model.inertia_, model.n_iter_)
+
+
+@pytest.mark.parametrize("why", ["an older checkpoint: no centers", "another inertia"])
+def test_a_stored_best_run_that_cannot_be_rebuilt_is_refitted(X, tmp_path, monkeypatch, why):
+    params = {"k_range": range(2, 8), "n_init": 3, "random_state": 1, "inner_threads": 1}
+    full = KSweep(checkpoint=tmp_path, **params).fit(X)
+    if why.startswith("an older"):  # task files as ksweep wrote them before it kept centers
+        for file in tmp_path.glob("task-*.json"):
+            entry = json.loads(file.read_text())
+            del entry["payload"]["centered"]
+            entry["checksum"] = ksweep._checkpoint._checksum(entry["payload"])
+            file.write_text(json.dumps(entry))
+        expected = set(best_keys(full))
+    else:
+        real_rebuild = ksweep._local.rebuild_fused
+
+        def off_for_k3(template, X, ks, *args):
+            records = real_rebuild(template, X, ks, *args)
+            return [
+                replace(r, inertia=r.inertia + (k == 3)) for k, r in zip(ks, records, strict=True)
+            ]
+
+        monkeypatch.setattr(ksweep._local, "rebuild_fused", off_for_k3)
+        expected = {key for key in best_keys(full) if key[0] == 3}
+    computed = []
+    real = ksweep._local.run_fused_group
+
+    def counting(template, data, keys, *args):
+        computed.extend(keys)
+        return real(template, data, keys, *args)
+
+    monkeypatch.setattr(ksweep._local, "run_fused_group", counting)
+    assert_same_sweep(KSweep(checkpoint=tmp_path, **params).fit(X), full)
+    assert sorted(computed) == sorted(expected)
+
+
+def best_keys(sweep):
+    results = sweep.results_
+    return list(zip(results["k"].tolist(), results["best_restart"].tolist(), strict=True))

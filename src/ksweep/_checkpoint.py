@@ -6,7 +6,8 @@ A checkpoint is a directory of plain JSON files:
   estimator's parameters and everything else that changes what a task computes
   (but not ``k_range`` or ``n_init``: a sweep can grow), and the seed entropy;
 - ``task-k{k}-r{restart}.json`` (``-b{b}`` for gap references), one per finished
-  task: its seed and scores, with a SHA-256 checksum of that content.
+  task: its seed and scores, with a SHA-256 checksum of that content; a fused run's
+  also its final centers (:func:`array_entry`: dtype, shape and base64 of the bytes).
 
 Files are written to a temporary name (``.tmp-ksweep-*.json``), flushed,
 fsynced and renamed, so a reader sees a whole file or none. ksweep only ever
@@ -15,11 +16,12 @@ and its temporary files; any other file in the directory is left alone, and a
 ``sweep.json`` that is not a ksweep manifest is refused, never replaced. A task
 file that is torn or fails its checksum is reported and recomputed, never
 loaded. No pickle is ever read: fitted models are not stored; the best restart
-of each k is refitted from its seed.
+of each k is rebuilt from its stored centers (fused engine) or refitted from its seed.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib
 import json
@@ -121,9 +123,35 @@ def _write_atomic(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
-def task_payload(key: tuple[int, ...], seed: int, record: Any) -> dict:
-    """The numbers of a finished task (no fitted model), as stored and as reused."""
+#: The dtypes :func:`entry_array` reads back (centers are float32 or float64).
+_ARRAY_DTYPES = ("<f4", "<f8")
+
+
+def array_entry(array: np.ndarray) -> dict:
+    """A float array as JSON, exactly: its dtype, shape and the base64 of its bytes."""
+    array = np.ascontiguousarray(array, dtype=np.dtype(array.dtype).newbyteorder("<"))
     return {
+        "dtype": array.dtype.str,
+        "shape": list(array.shape),
+        "base64": base64.b64encode(array.tobytes()).decode("ascii"),
+    }
+
+
+def entry_array(entry: Any) -> np.ndarray | None:
+    """The array of an :func:`array_entry`, or None when it is not a well-formed one."""
+    try:
+        dtype, shape = np.dtype(entry["dtype"]), [int(size) for size in entry["shape"]]
+        if dtype.str not in _ARRAY_DTYPES:
+            return None
+        return np.frombuffer(base64.b64decode(entry["base64"], validate=True), dtype).reshape(shape)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def task_payload(key: tuple[int, ...], seed: int, record: Any) -> dict:
+    """The numbers of a finished task (no fitted model), as stored and as reused; a
+    fused run's final centers too (``"centered"``, see :func:`array_entry`)."""
+    payload = {
         "key": list(key),
         "seed": int(seed),
         "inertia": float(record.inertia),
@@ -132,6 +160,9 @@ def task_payload(key: tuple[int, ...], seed: int, record: Any) -> dict:
         "fit_time": float(record.fit_time),
         "extras": {name: float(value) for name, value in record.extras.items()},
     }
+    if getattr(record, "centered", None) is not None:
+        payload["centered"] = array_entry(record.centered)
+    return payload
 
 
 def task_filename(key: tuple[int, ...]) -> str:

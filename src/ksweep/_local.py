@@ -7,7 +7,8 @@
   fits all k of a few restarts per task (:func:`group_tasks`).
 - **Reuse.** Tasks of the previous fit (``extend``) and of the checkpoint are
   not run again; every finished task is written to the checkpoint at once.
-- **Refits.** A reused best restart has no model in memory: it is refitted from its seed.
+- **Refits.** A reused best restart has no model in memory: a fused run's is rebuilt
+  from its stored final centers (one pass over X), any other is refitted from its seed.
 - **Criteria.** Per-k columns (silhouette, ..., the gap statistic) from the best labels.
 """
 
@@ -21,7 +22,13 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ksweep._checkpoint import Checkpoint, fingerprint_data, identity_value, task_payload
+from ksweep._checkpoint import (
+    Checkpoint,
+    entry_array,
+    fingerprint_data,
+    identity_value,
+    task_payload,
+)
 from ksweep._choosing import check_silhouette_sample, criterion_columns, gap_columns
 from ksweep._duration import DurationCheck
 from ksweep._executors import (
@@ -44,7 +51,7 @@ from ksweep._pipeline import (
 )
 from ksweep._seeding import GAP_REFERENCES_KEY, criteria_seed, seed_entropy, spawn
 from ksweep._structure_check import dense_rows
-from ksweep._tasks import TaskRecord, run_fused_group, run_task
+from ksweep._tasks import TaskRecord, rebuild_fused, run_fused_group, run_task
 from ksweep._validation import check_k_range, param_error, validate_estimator_params
 from ksweep.criteria import reference_datasets
 from ksweep.exceptions import (
@@ -339,8 +346,11 @@ class LocalRunner(Runner):
         return {key: record_of(payload) for key, payload in self._payloads.items()}
 
     def best_models(self, plan: Plan, best: list[tuple[int, int]], records) -> dict[int, Any]:
-        """The best restart's model of every k; one reused from the checkpoint is refitted."""
-        refit = [task for task in plan.tasks if task.key in best and task.key not in self._models]
+        """The best restart's model of every k; one reused from the checkpoint is rebuilt
+        from its stored centers (fused engine), else refitted from its seed."""
+        missing = [task for task in plan.tasks if task.key in best and task.key not in self._models]
+        self._models.update(self._rebuilt(missing))
+        refit = [task for task in missing if task.key not in self._models]
         for key, record in self.execute(refit, None).items():
             stored = self._payloads[key]["inertia"]
             if record.inertia != stored:
@@ -358,6 +368,35 @@ class LocalRunner(Runner):
             "models": {key: self._models[key] for key in best},
         }
         return {k: self._models[k, r] for k, r in best}
+
+    def _rebuilt(self, tasks: list[Task]) -> dict[tuple, Any]:
+        """Models of stored fused runs rebuilt from their final centers, in this process
+        (one pass over X for them all); those whose inertia is not the stored one are
+        left out (they are refitted)."""
+        if self.engine != "fused":
+            return {}
+        n_features = int(np.prod(self.X.shape[1:]))
+        stored = {}
+        for task in tasks:
+            centered = entry_array(self._payloads[task.key].get("centered"))
+            if centered is not None and centered.shape == (task.k, n_features):
+                stored[task] = centered
+        if not stored:
+            return {}
+        rebuilt = rebuild_fused(
+            self.template,
+            self.X,
+            [task.k for task in stored],
+            [task.seed for task in stored],
+            list(stored.values()),
+            [self._payloads[task.key]["n_iter"] for task in stored],
+            self.family,
+        )
+        return {
+            task.key: record.estimator
+            for task, record in zip(stored, rebuilt, strict=True)
+            if record.inertia == self._payloads[task.key]["inertia"]
+        }
 
     def labels(self, models) -> dict[int, Any]:
         return {k: labels_of(model, self.X) for k, model in models.items()}

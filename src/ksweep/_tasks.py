@@ -15,7 +15,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from ksweep._families import Family, family_of, score_fit, task_params
-from ksweep._fused import fit_runs, fitted_estimator
+from ksweep._fused import fit_runs, fitted_estimator, rebuild_runs
 from ksweep._shipping import resolve_data
 from ksweep._threads import capped_threads, cpu_cores
 from ksweep.exceptions import TaskAbortedError
@@ -39,6 +39,10 @@ class TaskRecord:
         The fitted estimator.
     extras : dict of str to float
         Family-specific scores, e.g. ``bic`` and ``neg_log_likelihood`` for mixtures.
+    centered : ndarray of shape (k, n_features) or None
+        The fused engine's final centers in its own coordinates (X less its column
+        means): a checkpoint stores them, and the model is rebuilt from them exactly
+        (:func:`rebuild_fused`). None for the other engines.
     """
 
     inertia: float
@@ -47,6 +51,7 @@ class TaskRecord:
     fit_time: float
     estimator: Any
     extras: dict[str, float] = field(default_factory=dict)
+    centered: np.ndarray | None = None
 
 
 def fit_one(
@@ -158,7 +163,8 @@ def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoi
     def save_early(index: int, run: Any) -> None:
         model = fitted_estimator(template, X, run, mean_variance)
         inertia, raw, extras = score_fit(model, X, family)
-        record = TaskRecord(inertia, raw, run.n_iter, time.perf_counter() - start, None, extras)
+        seconds = time.perf_counter() - start
+        record = TaskRecord(inertia, raw, run.n_iter, seconds, None, extras, run.centered)
         with contextlib.suppress(OSError):
             checkpoint.save(keys[index], seeds[index], record)
 
@@ -192,5 +198,31 @@ def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoi
             fit_time=run.seconds,
             estimator=model,
             extras=extras,
+            centered=run.centered,
         )
+    return records
+
+
+def rebuild_fused(
+    template: Any,
+    X: Any,
+    ks: list[int],
+    seeds: list[int],
+    centered: list[np.ndarray],
+    n_iters: list[int],
+    family: Family,
+) -> list[TaskRecord]:
+    """Records with fitted models of finished fused runs, from their stored final centers.
+
+    One pass over X assigns the rows (:func:`~ksweep._fused.rebuild_runs`), no Lloyd
+    iteration: the model of a run read back from a checkpoint costs a prediction, not a
+    fit. Each record's inertia is recomputed; a caller compares it with the stored one.
+    """
+    data = X.reshape(X.shape[0], -1) if X.ndim == 3 else X
+    mean_variance = None if X.ndim == 3 else float(np.mean(np.var(X, axis=0)))
+    records = []
+    for run in rebuild_runs(data, ks, seeds, centered, n_iters):
+        model = fitted_estimator(template, X, run, mean_variance)
+        inertia, raw, extras = score_fit(model, X, family)
+        records.append(TaskRecord(inertia, raw, run.n_iter, 0.0, model, extras, run.centered))
     return records
