@@ -18,8 +18,14 @@ from sklearn.datasets import make_blobs
 
 import ksweep._checkpoint
 import ksweep._local
+import ksweep._tasks
 from ksweep import InvalidParameterError, KSweep
-from ksweep.exceptions import CheckpointMismatchError, CheckpointWriteError
+from ksweep.exceptions import (
+    CheckpointMismatchError,
+    CheckpointWriteError,
+    CorruptCheckpointWarning,
+    SweepInterrupted,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning")
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -121,10 +127,10 @@ def test_the_same_script_resumes_in_a_new_process(tmp_path, monkeypatch):
     assert (folder / "sweep.json").read_text() == written
 
 
-def refuse_new_tasks(self, tasks, checkpoint):
+def refuse_new_tasks(self, tasks, checkpoint, states=None):
     """LocalRunner.execute that allows only the refits of stored best restarts (no task run)."""
     assert not tasks or checkpoint is None, f"the resume ran {len(tasks)} new task(s)"
-    return REAL_EXECUTE(self, tasks, checkpoint)
+    return REAL_EXECUTE(self, tasks, checkpoint, states)
 
 
 REAL_EXECUTE = ksweep._local.LocalRunner.execute
@@ -270,3 +276,54 @@ def test_a_stored_best_run_that_cannot_be_rebuilt_is_refitted(X, tmp_path, monke
 def best_keys(sweep):
     results = sweep.results_
     return list(zip(results["k"].tolist(), results["best_restart"].tolist(), strict=True))
+
+
+def stored_keys(folder, kind):
+    return {
+        tuple(int(part[1:]) for part in p.stem.split("-")[1:])
+        for p in Path(folder).glob(f"{kind}-*.json")
+    }
+
+
+@pytest.mark.parametrize("tampered", [False, True])
+def test_a_fused_sweep_killed_mid_group_goes_on_from_where_its_runs_stood(
+    tmp_path, monkeypatch, tampered
+):
+    X = np.random.default_rng(0).normal(size=(3000, 6))
+    params = {"k_range": range(2, 20), "n_init": 2, "random_state": 3, "inner_threads": 1}
+    every = {(k, r) for k in range(2, 20) for r in range(2)}  # one fused group
+    plain = KSweep(**params).fit(X)
+    # every pass writes where the unfinished runs stand (the writer's clock never waits)
+    monkeypatch.setattr(ksweep._tasks, "STATE_SECONDS", 0.0)
+    monkeypatch.setattr(ksweep._tasks, "STATE_COST", np.inf)
+    writer, passes, kill_at = ksweep._tasks._StateWriter.__call__, [0], [np.inf]
+
+    def counting(self, snapshot):  # counts the passes that left runs unfinished
+        writer(self, snapshot)
+        passes[0] += 1
+        if passes[0] == kill_at[0]:
+            raise KeyboardInterrupt  # the kill, right after the states were written
+
+    monkeypatch.setattr(ksweep._tasks._StateWriter, "__call__", counting)
+    full = KSweep(checkpoint=tmp_path / "full", **params).fit(X)
+    full_passes = passes[0]
+    assert not stored_keys(tmp_path / "full", "state")  # a finished run's state goes
+    assert_same_sweep(full, plain)  # states and checkpoints change no result
+
+    passes[0], kill_at[0] = 0, 15
+    with pytest.raises(SweepInterrupted):
+        KSweep(checkpoint=tmp_path / "killed", **params).fit(X)
+    finished = stored_keys(tmp_path / "killed", "task")
+    standing = stored_keys(tmp_path / "killed", "state")
+    # every run is on disk: finished, or where it stood at the kill
+    assert finished | standing == every and standing and not finished & standing
+    passes[0], kill_at[0] = 0, np.inf
+    if tampered:
+        (tmp_path / "killed" / "state-k19-r0.json").write_text('{"payload": {}}')
+        with pytest.warns(CorruptCheckpointWarning, match="state-k19-r0.json"):
+            resumed = KSweep(checkpoint=tmp_path / "killed", **params).fit(X)
+    else:
+        resumed = KSweep(checkpoint=tmp_path / "killed", **params).fit(X)
+        assert passes[0] == full_passes - 15  # it went on from pass 15: no pass ran twice
+    assert_same_sweep(resumed, plain)
+    assert not stored_keys(tmp_path / "killed", "state")

@@ -266,6 +266,37 @@ def test_every_run_is_handed_to_on_done_once_as_it_ends(blobs):
         assert inertia == run.inertia
 
 
+@pytest.mark.parametrize(("dtype", "stop_rule"), [(np.float64, "sklearn"), (np.float32, "tslearn")])
+def test_runs_go_on_from_a_snapshot_bit_for_bit(dtype, stop_rule):
+    X = (np.random.default_rng(1).normal(size=(2000, 6)) * 2).astype(dtype)
+    ks = list(range(2, 12))
+    options = {"max_iter": 300, "tol": 1e-4 if stop_rule == "sklearn" else 1e-6}
+    options.update(stop_rule=stop_rule, chains=[5] * len(ks))
+    snapshots = []
+    whole = fused_lloyd(X, ks, [5] * len(ks), on_pass=lambda s: snapshots.append(s()), **options)
+    middle = len(snapshots) // 2
+    assert 0 < len(snapshots[middle]) < len(ks)  # some runs have finished by then
+    for at in (0, middle):
+        states = dict(snapshots[at])
+        # every run again: those of the snapshot go on from it, the others start over
+        again = fused_lloyd(
+            X, ks, [5] * len(ks), states=[states.get(i) for i in range(len(ks))], **options
+        )
+        # some alone, in another order, in other products
+        picked = sorted(states, reverse=True)[:3]
+        alone = fused_lloyd(
+            X,
+            [ks[i] for i in picked],
+            [5] * len(picked),
+            states=[states[i] for i in picked],
+            **{**options, "chains": [5] * len(picked)},
+        )
+        for i, run in [*enumerate(again), *zip(picked, alone, strict=True)]:
+            assert (run.inertia, run.n_iter) == (whole[i].inertia, whole[i].n_iter)
+            np.testing.assert_array_equal(run.labels, whole[i].labels)
+            assert run.centers.tobytes() == whole[i].centers.tobytes()
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_finished_runs_are_rebuilt_from_their_centers_bit_for_bit(blobs, dtype, monkeypatch):
     X = blobs.astype(dtype)

@@ -7,16 +7,20 @@ A checkpoint is a directory of plain JSON files:
   (but not ``k_range`` or ``n_init``: a sweep can grow), and the seed entropy;
 - ``task-k{k}-r{restart}.json`` (``-b{b}`` for gap references), one per finished
   task: its seed and scores, with a SHA-256 checksum of that content; a fused run's
-  also its final centers (:func:`array_entry`: dtype, shape and base64 of the bytes).
+  also its final centers (:func:`array_entry`: dtype, shape and base64 of the bytes);
+- ``state-k{k}-r{restart}.json``, one per fused run in flight, rewritten every few
+  seconds: where it stands between two passes (``ksweep._fused_state.LloydState``),
+  so a resume goes on from there; its task file replaces it.
 
 Files are written to a temporary name (``.tmp-ksweep-*.json``), flushed,
 fsynced and renamed, so a reader sees a whole file or none. ksweep only ever
-deletes the files it writes: the manifest, ``task-k{k}-r{restart}[-b{b}].json``
-and its temporary files; any other file in the directory is left alone, and a
-``sweep.json`` that is not a ksweep manifest is refused, never replaced. A task
-file that is torn or fails its checksum is reported and recomputed, never
-loaded. No pickle is ever read: fitted models are not stored; the best restart
-of each k is rebuilt from its stored centers (fused engine) or refitted from its seed.
+deletes the files it writes: the manifest, ``task-k{k}-r{restart}[-b{b}].json``,
+``state-k{k}-r{restart}[-b{b}].json`` and its temporary files; any other file in
+the directory is left alone, and a ``sweep.json`` that is not a ksweep manifest is
+refused, never replaced. A task or state file that is torn or fails its checksum
+is reported and recomputed, never loaded. No pickle is ever read: fitted models
+are not stored; the best restart of each k is rebuilt from its stored centers
+(fused engine) or refitted from its seed.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from ksweep.exceptions import CheckpointMismatchError, CorruptCheckpointWarning
 FORMAT_VERSION = 1
 MANIFEST = "sweep.json"
 #: The names of the files ksweep writes in a checkpoint directory (and may delete).
-_OWNED = re.compile(r"(sweep\.json|task-k\d+-r\d+(-b\d+)?\.json|\.tmp-ksweep-.*\.json)")
+_OWNED = re.compile(r"(sweep\.json|(task|state)-k\d+-r\d+(-b\d+)?\.json|\.tmp-ksweep-.*\.json)")
 
 
 def stable_name(value: Any) -> str:
@@ -123,8 +127,8 @@ def _write_atomic(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
-#: The dtypes :func:`entry_array` reads back (centers are float32 or float64).
-_ARRAY_DTYPES = ("<f4", "<f8")
+#: The dtypes :func:`entry_array` reads back (centers, sums, counts).
+_ARRAY_DTYPES = ("<f4", "<f8", "<i8")
 
 
 def array_entry(array: np.ndarray) -> dict:
@@ -165,10 +169,15 @@ def task_payload(key: tuple[int, ...], seed: int, record: Any) -> dict:
     return payload
 
 
-def task_filename(key: tuple[int, ...]) -> str:
+def task_filename(key: tuple[int, ...], kind: str = "task") -> str:
     """``task-k5-r2.json`` for (5, 2); ``task-k5-r2-b3.json`` for gap reference b=3."""
     names = ("k", "r", "b")
-    return "task-" + "-".join(f"{n}{v}" for n, v in zip(names, key, strict=False)) + ".json"
+    return f"{kind}-" + "-".join(f"{n}{v}" for n, v in zip(names, key, strict=False)) + ".json"
+
+
+def state_filename(key: tuple[int, ...]) -> str:
+    """``state-k5-r2.json``: where the unfinished fused run (5, 2) stands."""
+    return task_filename(key, "state")
 
 
 class Checkpoint:
@@ -236,9 +245,28 @@ class Checkpoint:
 
     def load(self, expected_seeds: Mapping[tuple[int, ...], int]) -> dict[tuple[int, ...], dict]:
         """Stored task results for the keys of ``expected_seeds``; corrupt files are dropped."""
+        return self._load(expected_seeds, task_filename, "its task is recomputed")
+
+    def load_states(
+        self, expected_seeds: Mapping[tuple[int, ...], int]
+    ) -> dict[tuple[int, ...], dict]:
+        """Stored states of unfinished fused runs (see :meth:`save_state`) for the keys of
+        ``expected_seeds``, arrays decoded; corrupt files are dropped."""
+        found = {}
+        payloads = self._load(expected_seeds, state_filename, "its run starts over")
+        for key, payload in payloads.items():
+            state = dict(payload["state"])
+            for name, value in state.items():
+                if isinstance(value, dict):
+                    state[name] = entry_array(value)
+            if all(value is not None for name, value in state.items() if name != "last_inertia"):
+                found[key] = state
+        return found
+
+    def _load(self, expected_seeds, filename, then: str) -> dict[tuple[int, ...], dict]:
         found = {}
         for key, seed in expected_seeds.items():
-            file = self.path / task_filename(key)
+            file = self.path / filename(key)
             if not file.exists():
                 continue
             try:
@@ -254,9 +282,9 @@ class Checkpoint:
             if not valid:
                 warnings.warn(
                     f"Checkpoint file {file.name!r} is torn or corrupt (bad JSON, checksum or "
-                    "seed): it is ignored and its task is recomputed.",
+                    f"seed): it is ignored and {then}.",
                     CorruptCheckpointWarning,
-                    stacklevel=4,
+                    stacklevel=5,
                 )
                 file.unlink(missing_ok=True)
                 continue
@@ -264,7 +292,20 @@ class Checkpoint:
         return found
 
     def save(self, key: tuple[int, ...], seed: int, record: Any) -> None:
-        """Write one finished task atomically."""
+        """Write one finished task atomically (its run's in-flight state goes)."""
         payload = task_payload(key, seed, record)
         entry = {"payload": payload, "checksum": _checksum(payload)}
         _write_atomic(self.path / task_filename(key), json.dumps(entry))
+        (self.path / state_filename(key)).unlink(missing_ok=True)
+
+    def save_state(self, key: tuple[int, ...], seed: int, state: Mapping[str, Any]) -> None:
+        """Write atomically where an unfinished fused run stands: ``state`` maps names to
+        arrays (stored with :func:`array_entry`) and numbers. A resume goes on from it;
+        the run's task file, once written, replaces it."""
+        fields = {
+            name: array_entry(value) if isinstance(value, np.ndarray) else value
+            for name, value in state.items()
+        }
+        payload = {"key": list(key), "seed": int(seed), "state": fields}
+        entry = {"payload": payload, "checksum": _checksum(payload)}
+        _write_atomic(self.path / state_filename(key), json.dumps(entry))

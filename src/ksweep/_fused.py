@@ -22,10 +22,15 @@ Semantics per run are scikit-learn's Lloyd k-means:
   then its rows are assigned once more to the final centers, and its inertia is the
   exact sum of squared distances, accumulated in float64.
 
-Converged runs drop out of the product. Memory beyond X's centered copy: a
-distance block of at most :data:`ksweep._blocks.BLOCK_BYTES` (rows per block = ``BLOCK_BYTES /
-(Σk × itemsize)``), the labels of every run (``n_samples × runs`` int32) and,
-while seeding, ``runs × n_samples`` squared distances.
+Converged runs drop out of the product. A run stopped between two passes goes on
+from where it stood (:class:`~ksweep._fused_state.LloydState`, ``states`` and
+``on_pass``), and a finished one is found again from its final centers
+(:func:`rebuild_runs`), both bit for bit: a checkpoint keeps them.
+
+Memory beyond X's centered copy: a distance block of at most
+:data:`ksweep._blocks.BLOCK_BYTES` (rows per block = ``BLOCK_BYTES / (Σk × itemsize)``),
+the labels of every run (``n_samples × runs`` int32) and, while seeding,
+``runs × n_samples`` squared distances.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ except ImportError:  # pragma: no cover - a scikit-learn that moved it
 
 from ksweep._blocks import Split, block_rows, row_blocks
 from ksweep._families import task_params
+from ksweep._fused_state import LloydState, centered_data, nearest_labels
 from ksweep._kernels import kernels, numba_available
 from ksweep._kmeanspp import seed_kmeans_plusplus
 from ksweep._threads import cpu_cores
@@ -68,8 +74,9 @@ class FusedRun:
         Number of clusters.
     seed : int
         Seed of its k-means++ draws.
-    init_centers : ndarray of shape (k, n_features)
-        The k-means++ centers it started from (in X's coordinates).
+    init_centers : ndarray of shape (k, n_features) or None
+        The k-means++ centers it started from (in X's coordinates); None for a run
+        that went on from a :class:`LloydState`.
     centers : ndarray of shape (k, n_features)
         Final centers.
     centered : ndarray of shape (k, n_features)
@@ -147,17 +154,6 @@ def _relocate_empty(X, sums, counts, old_centers, labels) -> None:
         counts[new_id] = 1
 
 
-def _centered(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """X (contiguous, float32 or float64), X less its column means, the means, and the
-    squared norms of the centered rows: the coordinates the engine computes in."""
-    X = np.ascontiguousarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    mean = X.mean(axis=0)
-    Xc = X - mean
-    return X, Xc, mean, np.einsum("ij,ij->i", Xc, Xc)
-
-
 def fused_lloyd(
     X: np.ndarray,
     ks: list[int],
@@ -171,6 +167,8 @@ def fused_lloyd(
     mean_variance: float | None = None,
     chains: list[int] | None = None,
     on_done: Callable[[int, FusedRun], None] | None = None,
+    states: list[LloydState | None] | None = None,
+    on_pass: Callable[[Callable[[], list[tuple[int, LloydState]]]], None] | None = None,
 ) -> list[FusedRun]:
     """Fit one Lloyd k-means run per ``(k, seed)`` with shared passes over ``X``.
 
@@ -203,6 +201,13 @@ def fused_lloyd(
         ``on_done(index, run)`` is called as soon as run ``index`` has finished (its
         ``labels``, ``centers``, ``inertia`` and ``n_iter`` final), while the others
         go on: a checkpoint can keep it before the group ends.
+    states : list of LloydState or None, optional
+        Per run, where an earlier call left it (from ``on_pass``): the run goes on
+        from there, without seeding, and ends as it would have; None starts it.
+    on_pass : callable, optional
+        ``on_pass(snapshot)`` is called after every pass that leaves runs unfinished;
+        ``snapshot()`` gives ``(index, LloydState)`` for each of them, to be saved
+        (a checkpoint calls it every few seconds, not at every pass).
 
     Returns
     -------
@@ -210,7 +215,7 @@ def fused_lloyd(
     """
     start_time = time.perf_counter()
     kernels()  # without numba, fail before any work
-    X, Xc, mean, x_sq = _centered(X)
+    X, Xc, mean, x_sq = centered_data(X)
     n = Xc.shape[0]
     if stop_rule == "sklearn" and mean_variance is None:
         mean_variance = float(np.mean(np.var(X, axis=0)))
@@ -235,6 +240,8 @@ def fused_lloyd(
             init_centers,
             chains,
             on_done,
+            states,
+            on_pass,
         )
     finally:
         split.close()
@@ -257,26 +264,69 @@ def _fit_runs(
     init_centers,
     chains,
     on_done=None,
+    states=None,
+    on_pass=None,
 ):
-    """Seed (unless ``init_centers``), iterate, and finish every run; see ``fused_lloyd``."""
+    """Seed (unless ``init_centers`` or a state), iterate, and finish every run; see
+    ``fused_lloyd``."""
     kern = kernels()
     n = Xc.shape[0]
-    if init_centers is None:
-        seed_kmeans_plusplus(Xc, x_sq, runs, rows, split, chains)
-        for run in runs:
-            run.init_centers += mean
-    else:
+    states = [None] * len(runs) if states is None else states
+    fresh = [c for c, state in enumerate(states) if state is None]
+    if init_centers is not None:
         for run, centers in zip(runs, init_centers, strict=True):
             run.init_centers = np.array(centers, dtype=Xc.dtype)
-    centers = {id(run): (run.init_centers - mean).astype(Xc.dtype) for run in runs}
+    elif fresh:
+        seeded = [runs[c] for c in fresh]
+        seed_kmeans_plusplus(
+            Xc, x_sq, seeded, rows, split, None if chains is None else [chains[c] for c in fresh]
+        )
+        for run in seeded:
+            run.init_centers += mean
+    centers = {id(runs[c]): (runs[c].init_centers - mean).astype(Xc.dtype) for c in fresh}
     # each run's sums (float64) and counts of the rows under its current labels
     sums = {id(run): np.zeros((run.k, Xc.shape[1])) for run in runs}
     counts = {id(run): np.zeros(run.k, dtype=np.int64) for run in runs}
     all_labels = np.full((n, len(runs)), -1, dtype=np.int32)
     column = {id(run): c for c, run in enumerate(runs)}
     final_pass = set()  # runs whose next pass only assigns rows to their final centers
+    assigned = {}  # the centers of each run's last pass (its labels are their nearest)
+    resumed = [c for c, state in enumerate(states) if state is not None]
+    for c in resumed:
+        run, state, key = runs[c], states[c], id(runs[c])
+        assigned[key] = np.array(state.assigned, dtype=Xc.dtype)
+        centers[key] = np.array(state.centers, dtype=Xc.dtype)
+        sums[key] = np.array(state.sums, dtype=np.float64)
+        counts[key] = np.array(state.counts, dtype=np.int64)
+        run.n_iter = int(state.n_iter)
+        if state.last_inertia is not None:
+            run._last_inertia = float(state.last_inertia)
+        if state.final:
+            final_pass.add(key)
+    if resumed:  # their labels: each row's nearest of the centers of their last pass
+        own = [assigned[id(runs[c])] for c in resumed]
+        all_labels[:, resumed] = nearest_labels(Xc, x_sq, own)
     live = list(runs)
     work = {id(run): 0 for run in runs}
+
+    def snapshot() -> list[tuple[int, LloydState]]:
+        """Where each unfinished run stands (copies)."""
+        return [
+            (
+                column[id(run)],
+                LloydState(
+                    assigned=assigned[id(run)].copy(),
+                    centers=centers[id(run)].copy(),
+                    sums=sums[id(run)].copy(),
+                    counts=counts[id(run)].copy(),
+                    n_iter=run.n_iter,
+                    last_inertia=(run._last_inertia if np.isfinite(run._last_inertia) else None),
+                    final=id(run) in final_pass,
+                ),
+            )
+            for run in live
+            if id(run) in assigned
+        ]
 
     def finished(run: FusedRun) -> None:
         """Hand a finished run to ``on_done`` (its labels, centers and inertia final)."""
@@ -329,7 +379,7 @@ def _fit_runs(
             if key in final_pass:  # its last pass is done: the run is finished
                 finished(run)
                 continue
-            old = centers[key]
+            old = assigned[key] = centers[key]
             # relocation moves centers, not the rows' labels
             relocate = partial(_relocate_empty, Xc, labels=new_labels[:, r])
             new, shift = lloyd_update(run, old, sums[key], counts[key], relocate, Xc.dtype)
@@ -347,6 +397,8 @@ def _fit_runs(
                 final_pass.add(key)
             still.append(run)
         live = still
+        if live and on_pass is not None:
+            on_pass(snapshot)
     total_work = sum(work.values())
     for run in runs:
         key = id(run)
@@ -375,35 +427,12 @@ def rebuild_runs(
     moved: a caller compares the inertia with the stored one). ``seconds`` is 0.
     """
     kern = kernels()
-    _, Xc, mean, x_sq = _centered(X)
-    n, n_features = Xc.shape
+    _, Xc, mean, x_sq = centered_data(X)
     own = [
-        np.asarray(c, dtype=Xc.dtype).reshape(int(k), n_features)
+        np.asarray(c, dtype=Xc.dtype).reshape(int(k), Xc.shape[1])
         for c, k in zip(centered, ks, strict=True)
     ]
-    stacked = np.concatenate(own)
-    offsets = np.zeros(len(own) + 1, dtype=np.intp)
-    offsets[1:] = np.cumsum([c.shape[0] for c in own])
-    half_sq = 0.5 * np.einsum("ij,ij->i", stacked, stacked)
-    previous = np.full((n, len(own)), -1, dtype=np.int32)
-    labels = np.empty_like(previous)
-    sums, counts = np.zeros((stacked.shape[0], n_features)), np.zeros(len(stacked), np.int64)
-    changes, inertia = np.zeros(len(own), dtype=np.int64), np.zeros(len(own))
-    for start, stop in row_blocks(n, block_rows(n, len(stacked), Xc.dtype.itemsize)):
-        G = stacked @ Xc[start:stop].T
-        kern.assign_accumulate(
-            Xc[start:stop],
-            G,
-            half_sq,
-            offsets,
-            sums,
-            counts,
-            previous[start:stop],
-            labels[start:stop],
-            changes,
-            inertia,
-            x_sq[start:stop],
-        )
+    labels = nearest_labels(Xc, x_sq, own)
     runs = []
     for r, (k, seed, n_iter) in enumerate(zip(ks, seeds, n_iters, strict=True)):
         run = FusedRun(k=int(k), seed=int(seed), n_iter=int(n_iter), seconds=0.0)
@@ -453,6 +482,8 @@ def fit_runs(
     mean_variance: float | None = None,
     chains: list[int] | None = None,
     on_done: Callable[[int, FusedRun], None] | None = None,
+    states: list[LloydState | None] | None = None,
+    on_pass: Callable | None = None,
 ) -> list[FusedRun]:
     """The fused runs for ``template``'s k-means settings (X as the sweep validated it)."""
     params = template.get_params(deep=False)
@@ -469,6 +500,8 @@ def fit_runs(
         mean_variance=mean_variance,
         chains=chains,
         on_done=on_done,
+        states=states,
+        on_pass=on_pass,
     )
 
 

@@ -40,6 +40,7 @@ from ksweep._executors import (
 )
 from ksweep._families import check_precomputed, family_of
 from ksweep._fused import GROUP_CENTERS, fused_unsupported
+from ksweep._fused_state import LloydState
 from ksweep._pipeline import (
     BestKeeper,
     Plan,
@@ -93,16 +94,21 @@ def _fused_groups(plan: list) -> dict[tuple[int, int], list]:
     return groups
 
 
-def _group_tasks(template, handles: dict, groups: dict, threads, family, checkpoint=None):
+def _group_tasks(
+    template, handles: dict, groups: dict, threads, family, checkpoint=None, states=None
+):
     """Fused-engine tasks, one per group of :func:`_fused_groups`.
 
     Runs with the same seed (every k of a restart, in a nested plan) share one
-    nested k-means++ sequence. Each group writes its runs to ``checkpoint`` as they finish.
+    nested k-means++ sequence. Each group writes its runs to ``checkpoint`` as they
+    finish, and where they stand while they run; a run of ``states`` (key -> state)
+    goes on from there.
     """
     for (index, _), members in groups.items():
         keys, ks, seeds = (list(column) for column in zip(*members, strict=True))
         restarts = tuple(sorted({key[1] for key in keys}))
-        args = (template, handles[index], keys, ks, seeds, threads, family, seeds, checkpoint)
+        own = [states.get(key) for key in keys] if states else None
+        args = (template, handles[index], keys, ks, seeds, threads, family, seeds, checkpoint, own)
         yield ("fused", index, restarts, tuple(ks)), run_fused_group, args
 
 
@@ -335,7 +341,7 @@ class LocalRunner(Runner):
         if self.checkpoint is not None:
             stored.update(self.checkpoint.load({task.key: task.seed for task in plan.tasks}))
         todo = [task for task in plan.tasks if task.key not in stored]
-        new = self.execute(todo, self.checkpoint)
+        new = self.execute(todo, self.checkpoint, self._states(todo))
         planned = set(plan.keys)
         self._payloads = {key: payload for key, payload in stored.items() if key in planned}
         for task in todo:
@@ -344,6 +350,19 @@ class LocalRunner(Runner):
             if record.estimator is not None:
                 self._models[task.key] = record.estimator
         return {key: record_of(payload) for key, payload in self._payloads.items()}
+
+    def _states(self, todo: list[Task]) -> dict[tuple, LloydState]:
+        """Where a killed fused sweep left the runs of ``todo`` (from the checkpoint)."""
+        if self.checkpoint is None or self.engine != "fused":
+            return {}
+        n_features = int(np.prod(self.X.shape[1:]))
+        k_of = {task.key: task.k for task in todo}
+        found = self.checkpoint.load_states({task.key: task.seed for task in todo})
+        states = {
+            key: LloydState.from_fields(fields, k_of[key], n_features)
+            for key, fields in found.items()
+        }
+        return {key: state for key, state in states.items() if state is not None}
 
     def best_models(self, plan: Plan, best: list[tuple[int, int]], records) -> dict[int, Any]:
         """The best restart's model of every k; one reused from the checkpoint is rebuilt
@@ -441,11 +460,14 @@ class LocalRunner(Runner):
 
     # -- running tasks ------------------------------------------------------------------
 
-    def execute(self, tasks: list[Task], checkpoint: Checkpoint | None) -> dict[tuple, TaskRecord]:
+    def execute(
+        self, tasks: list[Task], checkpoint: Checkpoint | None, states: dict | None = None
+    ) -> dict[tuple, TaskRecord]:
         """Run ``tasks`` in order on the executor; return their records.
 
         Each finished task is written to ``checkpoint`` (when given) at once. The
-        fused engine runs the tasks of one data set and a few restarts as one group.
+        fused engine runs the tasks of one data set and a few restarts as one group;
+        a run with a state (``states``: key -> ``LloydState``) goes on from it.
         """
         if not tasks:
             return {}
@@ -477,7 +499,7 @@ class LocalRunner(Runner):
                 threads = backend.inner_threads
                 if groups is not None:
                     jobs = _group_tasks(
-                        self.template, handles, groups, threads, self.family, checkpoint
+                        self.template, handles, groups, threads, self.family, checkpoint, states
                     )
                 else:
                     common = (threads, self.family, sweep.score_func)

@@ -7,7 +7,7 @@ import pickle
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ksweep._families import Family, family_of, score_fit, task_params
 from ksweep._fused import fit_runs, fitted_estimator, rebuild_runs
+from ksweep._fused_state import LloydState
 from ksweep._shipping import resolve_data
 from ksweep._threads import capped_threads, cpu_cores
 from ksweep.exceptions import TaskAbortedError
@@ -141,21 +142,51 @@ def run_fused_group(
     family: Family,
     chains: list[int] | None = None,
     checkpoint: Any = None,
+    states: list[LloydState | None] | None = None,
 ) -> dict[tuple, TaskRecord]:
     """What a worker runs for the fused engine: one group of runs, a record per key.
 
     ``chains``: the nested k-means++ sequence of each run (see ``fused_lloyd``).
     With ``checkpoint``, each run is written to it as soon as it finishes (while the
-    group's other runs go on), so a killed sweep loses at most the runs in flight.
+    group's other runs go on), and every :data:`STATE_SECONDS` where each unfinished
+    run stands (:class:`_StateWriter`), so a killed sweep loses a few seconds of
+    work; ``states`` (one per key, or None) are where a killed sweep left its runs.
     These early writes are best effort (a worker may not see the directory); the
     driver writes every record again when the group returns, and reports failures.
     """
     with portable_errors():
         X = resolve_data(data)
-        return _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoint)
+        return _fused_group(
+            template, X, keys, ks, seeds, threads, family, chains, checkpoint, states
+        )
 
 
-def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoint):
+#: A fused group with a checkpoint writes where its unfinished runs stand every this
+#: many seconds (a kill loses about that much of their work) ...
+STATE_SECONDS = 2.0
+#: ... and spends at most this share of its time on it (a slow disk writes less often).
+STATE_COST = 0.05
+
+
+class _StateWriter:
+    """``on_pass`` of a group with a checkpoint: writes each unfinished run's state when due."""
+
+    def __init__(self, checkpoint: Any, keys: list[tuple], seeds: list[int]):
+        self.checkpoint, self.keys, self.seeds = checkpoint, keys, seeds
+        self.due = time.perf_counter() + STATE_SECONDS
+
+    def __call__(self, snapshot: Callable[[], list]) -> None:
+        start = time.perf_counter()
+        if start < self.due:
+            return
+        for index, state in snapshot():
+            with contextlib.suppress(OSError):
+                self.checkpoint.save_state(self.keys[index], self.seeds[index], asdict(state))
+        now = time.perf_counter()
+        self.due = now + max(STATE_SECONDS, (now - start) / STATE_COST)
+
+
+def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoint, states):
     limits = capped_threads(threads) if threads is not None else contextlib.nullcontext()
     mean_variance = None if X.ndim == 3 else float(np.mean(np.var(X, axis=0)))
     start = time.perf_counter()
@@ -178,6 +209,8 @@ def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoi
             mean_variance,
             chains,
             on_done=None if checkpoint is None else save_early,
+            states=states,
+            on_pass=None if checkpoint is None else _StateWriter(checkpoint, keys, seeds),
         )
     records = {}
     for key, run in zip(keys, runs, strict=True):
