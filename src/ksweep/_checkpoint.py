@@ -13,14 +13,14 @@ A checkpoint is a directory of plain JSON files:
   so a resume goes on from there; its task file replaces it.
 
 Files are written to a temporary name (``.tmp-ksweep-*.json``), flushed,
-fsynced and renamed, so a reader sees a whole file or none. ksweep only ever
-deletes the files it writes: the manifest, ``task-k{k}-r{restart}[-b{b}].json``,
-``state-k{k}-r{restart}[-b{b}].json`` and its temporary files; any other file in
-the directory is left alone, and a ``sweep.json`` that is not a ksweep manifest is
-refused, never replaced. A task or state file that is torn or fails its checksum
-is reported and recomputed, never loaded. No pickle is ever read: fitted models
-are not stored; the best restart of each k is rebuilt from its stored centers
-(fused engine) or refitted from its seed.
+fsynced (all but state files) and renamed, so a reader sees a whole file or none.
+ksweep only ever deletes the files it writes: the manifest,
+``task-k{k}-r{restart}[-b{b}].json``, ``state-k{k}-r{restart}[-b{b}].json`` and its
+temporary files; any other file in the directory is left alone, and a ``sweep.json``
+that is not a ksweep manifest is refused, never replaced. A task or state file that
+is torn or fails its checksum is reported and ignored, never loaded (its task runs
+again). No pickle is ever read: fitted models are not stored; the best restart of
+each k is rebuilt from its stored centers (fused engine) or refitted from its seed.
 """
 
 from __future__ import annotations
@@ -109,17 +109,23 @@ def _checksum(payload: Mapping) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str, durable: bool = True) -> None:
+    """Write ``text`` to a temporary file and rename it to ``path``: a reader sees the
+    whole file or none. ``durable``: fsync the file and the directory first, so it
+    also outlives a power cut (a process kill never loses what it wrote)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-ksweep-", suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if not durable:
+        return
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -301,11 +307,13 @@ class Checkpoint:
     def save_state(self, key: tuple[int, ...], seed: int, state: Mapping[str, Any]) -> None:
         """Write atomically where an unfinished fused run stands: ``state`` maps names to
         arrays (stored with :func:`array_entry`) and numbers. A resume goes on from it;
-        the run's task file, once written, replaces it."""
+        the run's task file, once written, replaces it. Not fsynced: it is rewritten
+        every few seconds, and one lost to a power cut (a torn file is reported and
+        ignored) costs the run's work so far, never a result."""
         fields = {
             name: array_entry(value) if isinstance(value, np.ndarray) else value
             for name, value in state.items()
         }
         payload = {"key": list(key), "seed": int(seed), "state": fields}
         entry = {"payload": payload, "checksum": _checksum(payload)}
-        _write_atomic(self.path / state_filename(key), json.dumps(entry))
+        _write_atomic(self.path / state_filename(key), json.dumps(entry), durable=False)
