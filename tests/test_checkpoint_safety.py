@@ -44,6 +44,7 @@ def small(checkpoint, **params):
 
 def test_overwrite_deletes_only_ksweeps_own_files(X, tmp_path):
     mine = {"notes.json": '{"mine": 1}', "task-summary.json": "[]", "data.txt": "x"}
+    mine["state-k2-r0-notes.json"] = "{}"  # a state file's name, but not one ksweep writes
     for name, text in mine.items():
         (tmp_path / name).write_text(text)
     small(tmp_path).fit(X)
@@ -278,10 +279,18 @@ def best_keys(sweep):
     return list(zip(results["k"].tolist(), results["best_restart"].tolist(), strict=True))
 
 
-def stored_keys(folder, kind):
+def task_keys(folder):
     return {
         tuple(int(part[1:]) for part in p.stem.split("-")[1:])
-        for p in Path(folder).glob(f"{kind}-*.json")
+        for p in Path(folder).glob("task-*.json")
+    }
+
+
+def state_files(folder):
+    """{file name: the keys of the runs whose state it holds}."""
+    return {
+        p.name: {tuple(run["key"]) for run in json.loads(p.read_text())["payload"]["runs"]}
+        for p in Path(folder).glob("state-*.json")
     }
 
 
@@ -307,23 +316,24 @@ def test_a_fused_sweep_killed_mid_group_goes_on_from_where_its_runs_stood(
     monkeypatch.setattr(ksweep._tasks._StateWriter, "__call__", counting)
     full = KSweep(checkpoint=tmp_path / "full", **params).fit(X)
     full_passes = passes[0]
-    assert not stored_keys(tmp_path / "full", "state")  # a finished run's state goes
+    assert not state_files(tmp_path / "full")  # a finished group's states go
     assert_same_sweep(full, plain)  # states and checkpoints change no result
 
     passes[0], kill_at[0] = 0, 15
     with pytest.raises(SweepInterrupted):
         KSweep(checkpoint=tmp_path / "killed", **params).fit(X)
-    finished = stored_keys(tmp_path / "killed", "task")
-    standing = stored_keys(tmp_path / "killed", "state")
+    finished = task_keys(tmp_path / "killed")
+    ((name, standing),) = state_files(tmp_path / "killed").items()  # one file: the group's
     # every run is on disk: finished, or where it stood at the kill
     assert finished | standing == every and standing and not finished & standing
     passes[0], kill_at[0] = 0, np.inf
-    if tampered:
-        (tmp_path / "killed" / "state-k19-r0.json").write_text('{"payload": {}}')
-        with pytest.warns(CorruptCheckpointWarning, match="state-k19-r0.json"):
+    if tampered:  # a torn state file: its runs start over
+        (tmp_path / "killed" / name).write_text('{"payload": {"runs": [')
+        with pytest.warns(CorruptCheckpointWarning, match=name):
             resumed = KSweep(checkpoint=tmp_path / "killed", **params).fit(X)
+        assert passes[0] == full_passes
     else:
         resumed = KSweep(checkpoint=tmp_path / "killed", **params).fit(X)
         assert passes[0] == full_passes - 15  # it went on from pass 15: no pass ran twice
     assert_same_sweep(resumed, plain)
-    assert not stored_keys(tmp_path / "killed", "state")
+    assert not state_files(tmp_path / "killed")

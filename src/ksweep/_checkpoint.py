@@ -8,15 +8,16 @@ A checkpoint is a directory of plain JSON files:
 - ``task-k{k}-r{restart}.json`` (``-b{b}`` for gap references), one per finished
   task: its seed and scores, with a SHA-256 checksum of that content; a fused run's
   also its final centers (:func:`array_entry`: dtype, shape and base64 of the bytes);
-- ``state-k{k}-r{restart}.json``, one per fused run in flight, rewritten every few
-  seconds: where it stands between two passes (``ksweep._fused_state.LloydState``),
-  so a resume goes on from there; its task file replaces it.
+- ``state-k{k}-r{restart}-{digest}.json``, one per fused group in flight (named after
+  its first run), rewritten every second or so: where each of its unfinished runs stands
+  between two passes (``ksweep._fused_state.LloydState``), so a resume goes on from
+  there; removed when the group, or the sweep, is done.
 
 Files are written to a temporary name (``.tmp-ksweep-*.json``), flushed,
 fsynced (all but state files) and renamed, so a reader sees a whole file or none.
 ksweep only ever deletes the files it writes: the manifest,
-``task-k{k}-r{restart}[-b{b}].json``, ``state-k{k}-r{restart}[-b{b}].json`` and its
-temporary files; any other file in the directory is left alone, and a ``sweep.json``
+``task-k{k}-r{restart}[-b{b}].json``, ``state-k{k}-r{restart}[-b{b}]-{digest}.json`` and
+its temporary files; any other file in the directory is left alone, and a ``sweep.json``
 that is not a ksweep manifest is refused, never replaced. A task or state file that
 is torn or fails its checksum is reported and ignored, never loaded (its task runs
 again). No pickle is ever read: fitted models are not stored; the best restart of
@@ -45,7 +46,10 @@ from ksweep.exceptions import CheckpointMismatchError, CorruptCheckpointWarning
 FORMAT_VERSION = 1
 MANIFEST = "sweep.json"
 #: The names of the files ksweep writes in a checkpoint directory (and may delete).
-_OWNED = re.compile(r"(sweep\.json|(task|state)-k\d+-r\d+(-b\d+)?\.json|\.tmp-ksweep-.*\.json)")
+_OWNED = re.compile(
+    r"(sweep\.json|task-k\d+-r\d+(-b\d+)?\.json|state-k\d+-r\d+(-b\d+)?-[0-9a-f]{8}\.json"
+    r"|\.tmp-ksweep-.*\.json)"
+)
 
 
 def stable_name(value: Any) -> str:
@@ -175,15 +179,18 @@ def task_payload(key: tuple[int, ...], seed: int, record: Any) -> dict:
     return payload
 
 
-def task_filename(key: tuple[int, ...], kind: str = "task") -> str:
+def task_filename(key: tuple[int, ...]) -> str:
     """``task-k5-r2.json`` for (5, 2); ``task-k5-r2-b3.json`` for gap reference b=3."""
     names = ("k", "r", "b")
-    return f"{kind}-" + "-".join(f"{n}{v}" for n, v in zip(names, key, strict=False)) + ".json"
+    return "task-" + "-".join(f"{n}{v}" for n, v in zip(names, key, strict=False)) + ".json"
 
 
-def state_filename(key: tuple[int, ...]) -> str:
-    """``state-k5-r2.json``: where the unfinished fused run (5, 2) stands."""
-    return task_filename(key, "state")
+def state_filename(group: list[tuple[int, ...]]) -> str:
+    """``state-k29-r0-1a2b3c4d.json``: the state file of a fused group of runs, named
+    after its first run and a digest of all of them (another group never replaces it)."""
+    digest = hashlib.sha256(json.dumps([list(key) for key in group]).encode()).hexdigest()
+    first = task_filename(group[0])[len("task-") : -len(".json")]
+    return f"state-{first}-{digest[:8]}.json"
 
 
 class Checkpoint:
@@ -251,28 +258,9 @@ class Checkpoint:
 
     def load(self, expected_seeds: Mapping[tuple[int, ...], int]) -> dict[tuple[int, ...], dict]:
         """Stored task results for the keys of ``expected_seeds``; corrupt files are dropped."""
-        return self._load(expected_seeds, task_filename, "its task is recomputed")
-
-    def load_states(
-        self, expected_seeds: Mapping[tuple[int, ...], int]
-    ) -> dict[tuple[int, ...], dict]:
-        """Stored states of unfinished fused runs (see :meth:`save_state`) for the keys of
-        ``expected_seeds``, arrays decoded; corrupt files are dropped."""
-        found = {}
-        payloads = self._load(expected_seeds, state_filename, "its run starts over")
-        for key, payload in payloads.items():
-            state = dict(payload["state"])
-            for name, value in state.items():
-                if isinstance(value, dict):
-                    state[name] = entry_array(value)
-            if all(value is not None for name, value in state.items() if name != "last_inertia"):
-                found[key] = state
-        return found
-
-    def _load(self, expected_seeds, filename, then: str) -> dict[tuple[int, ...], dict]:
         found = {}
         for key, seed in expected_seeds.items():
-            file = self.path / filename(key)
+            file = self.path / task_filename(key)
             if not file.exists():
                 continue
             try:
@@ -286,34 +274,88 @@ class Checkpoint:
             except (OSError, ValueError, KeyError, TypeError):
                 valid = False
             if not valid:
-                warnings.warn(
-                    f"Checkpoint file {file.name!r} is torn or corrupt (bad JSON, checksum or "
-                    f"seed): it is ignored and {then}.",
-                    CorruptCheckpointWarning,
-                    stacklevel=5,
-                )
-                file.unlink(missing_ok=True)
+                _report_corrupt(file, "its task is recomputed")
                 continue
             found[key] = payload
         return found
 
     def save(self, key: tuple[int, ...], seed: int, record: Any) -> None:
-        """Write one finished task atomically (its run's in-flight state goes)."""
+        """Write one finished task atomically."""
         payload = task_payload(key, seed, record)
         entry = {"payload": payload, "checksum": _checksum(payload)}
         _write_atomic(self.path / task_filename(key), json.dumps(entry))
-        (self.path / state_filename(key)).unlink(missing_ok=True)
 
-    def save_state(self, key: tuple[int, ...], seed: int, state: Mapping[str, Any]) -> None:
-        """Write atomically where an unfinished fused run stands: ``state`` maps names to
-        arrays (stored with :func:`array_entry`) and numbers. A resume goes on from it;
-        the run's task file, once written, replaces it. Not fsynced: it is rewritten
-        every few seconds, and one lost to a power cut (a torn file is reported and
-        ignored) costs the run's work so far, never a result."""
-        fields = {
-            name: array_entry(value) if isinstance(value, np.ndarray) else value
-            for name, value in state.items()
+    def save_states(self, group: list[tuple[int, ...]], runs: list[tuple]) -> None:
+        """Write atomically where the unfinished runs of a fused group stand, one file for
+        the group (:func:`state_filename`). ``runs``: ``(key, seed, state)`` where
+        ``state`` maps names to arrays (stored with :func:`array_entry`) and numbers.
+
+        Not fsynced: it is rewritten every few seconds, and one lost to a power cut (a
+        torn file is reported and ignored) costs its runs' work so far, never a result.
+        """
+        payload = {
+            "runs": [
+                {
+                    "key": list(key),
+                    "seed": int(seed),
+                    "state": {
+                        name: array_entry(value) if isinstance(value, np.ndarray) else value
+                        for name, value in state.items()
+                    },
+                }
+                for key, seed, state in runs
+            ]
         }
-        payload = {"key": list(key), "seed": int(seed), "state": fields}
         entry = {"payload": payload, "checksum": _checksum(payload)}
-        _write_atomic(self.path / state_filename(key), json.dumps(entry), durable=False)
+        _write_atomic(self.path / state_filename(group), json.dumps(entry), durable=False)
+
+    def drop_states(self, group: list[tuple[int, ...]] | None = None) -> None:
+        """Remove the state file of ``group`` (its runs are finished), or every state file."""
+        if group is not None:
+            (self.path / state_filename(group)).unlink(missing_ok=True)
+            return
+        for file in self.path.glob("state-*.json"):
+            if _OWNED.fullmatch(file.name):
+                file.unlink(missing_ok=True)
+
+    def load_states(
+        self, expected_seeds: Mapping[tuple[int, ...], int]
+    ) -> dict[tuple[int, ...], dict]:
+        """Where the runs of ``expected_seeds`` stood, from every state file (arrays
+        decoded; the furthest state of a run where several files hold one); a corrupt file
+        is reported and dropped."""
+        found: dict[tuple[int, ...], dict] = {}
+        for file in sorted(self.path.glob("state-*.json")):
+            if not _OWNED.fullmatch(file.name):
+                continue
+            try:
+                entry = json.loads(file.read_text(encoding="utf-8"))
+                if entry.get("checksum") != _checksum(entry["payload"]):
+                    raise ValueError("checksum")
+                runs = [
+                    (tuple(run["key"]), run["seed"], dict(run["state"]))
+                    for run in entry["payload"]["runs"]
+                ]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                _report_corrupt(file, "its runs start over")
+                continue
+            for key, seed, state in runs:
+                if expected_seeds.get(key) != seed:
+                    continue  # finished, or not in this sweep
+                for name, value in state.items():
+                    if isinstance(value, dict):
+                        state[name] = entry_array(value)
+                if key not in found or state.get("n_iter", 0) > found[key].get("n_iter", 0):
+                    found[key] = state
+        return found
+
+
+def _report_corrupt(file: Path, then: str) -> None:
+    """Warn that ``file`` is torn or corrupt, and delete it (it is never loaded)."""
+    warnings.warn(
+        f"Checkpoint file {file.name!r} is torn or corrupt (bad JSON, checksum or seed): it "
+        f"is ignored and {then}.",
+        CorruptCheckpointWarning,
+        stacklevel=5,
+    )
+    file.unlink(missing_ok=True)

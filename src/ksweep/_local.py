@@ -342,6 +342,8 @@ class LocalRunner(Runner):
             stored.update(self.checkpoint.load({task.key: task.seed for task in plan.tasks}))
         todo = [task for task in plan.tasks if task.key not in stored]
         new = self.execute(todo, self.checkpoint, self._states(todo))
+        if self.checkpoint is not None:  # every run is written: no state is of use
+            self.checkpoint.drop_states()
         planned = set(plan.keys)
         self._payloads = {key: payload for key, payload in stored.items() if key in planned}
         for task in todo:

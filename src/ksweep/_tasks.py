@@ -149,7 +149,7 @@ def run_fused_group(
     ``chains``: the nested k-means++ sequence of each run (see ``fused_lloyd``).
     With ``checkpoint``, each run is written to it as soon as it finishes (while the
     group's other runs go on), and every :data:`STATE_SECONDS` where each unfinished
-    run stands (:class:`_StateWriter`), so a killed sweep loses a few seconds of
+    run stands (:class:`_StateWriter`), so a killed sweep loses about a second of
     work; ``states`` (one per key, or None) are where a killed sweep left its runs.
     These early writes are best effort (a worker may not see the directory); the
     driver writes every record again when the group returns, and reports failures.
@@ -161,9 +161,9 @@ def run_fused_group(
         )
 
 
-#: A fused group with a checkpoint writes where its unfinished runs stand every this
-#: many seconds (a kill loses about that much of their work) ...
-STATE_SECONDS = 2.0
+#: A fused group with a checkpoint writes where its unfinished runs stand (one file)
+#: every this many seconds: a kill loses about that much of their work ...
+STATE_SECONDS = 1.0
 #: ... and spends at most this share of its time on it (a slow disk writes less often).
 STATE_COST = 0.05
 
@@ -179,9 +179,9 @@ class _StateWriter:
         start = time.perf_counter()
         if start < self.due:
             return
-        for index, state in snapshot():
-            with contextlib.suppress(OSError):
-                self.checkpoint.save_state(self.keys[index], self.seeds[index], asdict(state))
+        runs = [(self.keys[i], self.seeds[i], asdict(state)) for i, state in snapshot()]
+        with contextlib.suppress(OSError):
+            self.checkpoint.save_states(self.keys, runs)
         now = time.perf_counter()
         self.due = now + max(STATE_SECONDS, (now - start) / STATE_COST)
 
@@ -212,6 +212,9 @@ def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoi
             states=states,
             on_pass=None if checkpoint is None else _StateWriter(checkpoint, keys, seeds),
         )
+    if checkpoint is not None:  # its runs are written: where they stood is of no more use
+        with contextlib.suppress(OSError):
+            checkpoint.drop_states(keys)
     records = {}
     for key, run in zip(keys, runs, strict=True):
         distinct = np.count_nonzero(np.bincount(run.labels, minlength=run.k))
