@@ -20,7 +20,7 @@ MAX_LINES = 600
 #: (issue 17 leaves it to that branch). Empty this when that branch is merged.
 BEING_SPLIT: set[str] = set()
 #: The numerics: what they may not import (executors, shipping X, dask).
-NUMERICS = ("_fused", "_lloyd", "_kernels", "_minibatch")
+NUMERICS = ("_fused", "_fused_state", "_lloyd", "_kernels", "_minibatch")
 TRANSPORT = {"ksweep._executors", "ksweep._shipping", "ksweep._dask", "ksweep._dask_arrays"}
 
 

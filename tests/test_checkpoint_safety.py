@@ -1,6 +1,7 @@
 """Checkpoints that never delete what is not theirs, resume in a new process, keep every
 finished fit when a write fails, and (fused engine) keep each run as soon as it finishes."""
 
+import json
 import os
 import runpy
 import signal
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +18,14 @@ from sklearn.datasets import make_blobs
 
 import ksweep._checkpoint
 import ksweep._local
+import ksweep._tasks
 from ksweep import InvalidParameterError, KSweep
-from ksweep.exceptions import CheckpointMismatchError, CheckpointWriteError
+from ksweep.exceptions import (
+    CheckpointMismatchError,
+    CheckpointWriteError,
+    CorruptCheckpointWarning,
+    SweepInterrupted,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::ksweep.NoElbowWarning")
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -36,6 +44,7 @@ def small(checkpoint, **params):
 
 def test_overwrite_deletes_only_ksweeps_own_files(X, tmp_path):
     mine = {"notes.json": '{"mine": 1}', "task-summary.json": "[]", "data.txt": "x"}
+    mine["state-k2-r0-notes.json"] = "{}"  # a state file's name, but not one ksweep writes
     for name, text in mine.items():
         (tmp_path / name).write_text(text)
     small(tmp_path).fit(X)
@@ -119,10 +128,10 @@ def test_the_same_script_resumes_in_a_new_process(tmp_path, monkeypatch):
     assert (folder / "sweep.json").read_text() == written
 
 
-def refuse_new_tasks(self, tasks, checkpoint):
+def refuse_new_tasks(self, tasks, checkpoint, states=None):
     """LocalRunner.execute that allows only the refits of stored best restarts (no task run)."""
     assert not tasks or checkpoint is None, f"the resume ran {len(tasks)} new task(s)"
-    return REAL_EXECUTE(self, tasks, checkpoint)
+    return REAL_EXECUTE(self, tasks, checkpoint, states)
 
 
 REAL_EXECUTE = ksweep._local.LocalRunner.execute
@@ -209,14 +218,122 @@ def test_a_sigkilled_fused_sweep_resumes_with_only_the_missing_runs(tmp_path, mo
     every = {(k, r) for k in range(2, 26) for r in range(2)}
     results = resumed.results_
     best = set(zip(results["k"].tolist(), results["best_restart"].tolist(), strict=True))
-    fitted = [key for key in computed if key not in stored]
-    refitted = [key for key in computed if key in stored]
-    # the resume fits exactly the missing runs, once each, and refits only stored best restarts
-    assert sorted(fitted) == sorted(every - stored)
-    assert set(refitted) <= best and len(refitted) == len(set(refitted))
+    # the resume fits exactly the missing runs, once each; the models of stored best
+    # restarts are rebuilt from their stored centers, not refitted
+    assert sorted(computed) == sorted(every - stored)
     monkeypatch.setattr(ksweep._local, "run_fused_group", real)
     full = KSweep(inner_threads=1, **params).fit(X)
+    assert_same_sweep(resumed, full)
+    assert {key for key in best if key in stored}  # some models were rebuilt
+
+
+def assert_same_sweep(resumed, full):
+    """Equal ``results_`` (but fit times), choice and models, bit for bit."""
     for name, column in full.results_.items():
         if "fit_time" not in name:
             np.testing.assert_array_equal(resumed.results_[name], column, err_msg=name)
     assert resumed.best_k_ == full.best_k_
+    for k, model in full.estimators_.items():
+        again = resumed.estimators_[k]
+        np.testing.assert_array_equal(again.labels_, model.labels_)
+        np.testing.assert_array_equal(again.cluster_centers_, model.cluster_centers_)
+        assert (again.inertia_, again.n_iter_) == (model.inertia_, model.n_iter_)
+
+
+@pytest.mark.parametrize("why", ["an older checkpoint: no centers", "another inertia"])
+def test_a_stored_best_run_that_cannot_be_rebuilt_is_refitted(X, tmp_path, monkeypatch, why):
+    params = {"k_range": range(2, 8), "n_init": 3, "random_state": 1, "inner_threads": 1}
+    full = KSweep(checkpoint=tmp_path, **params).fit(X)
+    if why.startswith("an older"):  # task files as ksweep wrote them before it kept centers
+        for file in tmp_path.glob("task-*.json"):
+            entry = json.loads(file.read_text())
+            del entry["payload"]["centered"]
+            entry["checksum"] = ksweep._checkpoint._checksum(entry["payload"])
+            file.write_text(json.dumps(entry))
+        expected = set(best_keys(full))
+    else:
+        real_rebuild = ksweep._local.rebuild_fused
+
+        def off_for_k3(template, X, ks, *args):
+            records = real_rebuild(template, X, ks, *args)
+            return [
+                replace(r, inertia=r.inertia + (k == 3)) for k, r in zip(ks, records, strict=True)
+            ]
+
+        monkeypatch.setattr(ksweep._local, "rebuild_fused", off_for_k3)
+        expected = {key for key in best_keys(full) if key[0] == 3}
+    computed = []
+    real = ksweep._local.run_fused_group
+
+    def counting(template, data, keys, *args):
+        computed.extend(keys)
+        return real(template, data, keys, *args)
+
+    monkeypatch.setattr(ksweep._local, "run_fused_group", counting)
+    assert_same_sweep(KSweep(checkpoint=tmp_path, **params).fit(X), full)
+    assert sorted(computed) == sorted(expected)
+
+
+def best_keys(sweep):
+    results = sweep.results_
+    return list(zip(results["k"].tolist(), results["best_restart"].tolist(), strict=True))
+
+
+def task_keys(folder):
+    return {
+        tuple(int(part[1:]) for part in p.stem.split("-")[1:])
+        for p in Path(folder).glob("task-*.json")
+    }
+
+
+def state_files(folder):
+    """{file name: the keys of the runs whose state it holds}."""
+    return {
+        p.name: {tuple(run["key"]) for run in json.loads(p.read_text())["payload"]["runs"]}
+        for p in Path(folder).glob("state-*.json")
+    }
+
+
+@pytest.mark.parametrize("tampered", [False, True])
+def test_a_fused_sweep_killed_mid_group_goes_on_from_where_its_runs_stood(
+    tmp_path, monkeypatch, tampered
+):
+    X = np.random.default_rng(0).normal(size=(3000, 6))
+    params = {"k_range": range(2, 20), "n_init": 2, "random_state": 3, "inner_threads": 1}
+    every = {(k, r) for k in range(2, 20) for r in range(2)}  # one fused group
+    plain = KSweep(**params).fit(X)
+    # every pass writes where the unfinished runs stand (the writer's clock never waits)
+    monkeypatch.setattr(ksweep._tasks, "STATE_SECONDS", 0.0)
+    monkeypatch.setattr(ksweep._tasks, "STATE_COST", np.inf)
+    writer, passes, kill_at = ksweep._tasks._StateWriter.__call__, [0], [np.inf]
+
+    def counting(self, snapshot):  # counts the passes that left runs unfinished
+        writer(self, snapshot)
+        passes[0] += 1
+        if passes[0] == kill_at[0]:
+            raise KeyboardInterrupt  # the kill, right after the states were written
+
+    monkeypatch.setattr(ksweep._tasks._StateWriter, "__call__", counting)
+    full = KSweep(checkpoint=tmp_path / "full", **params).fit(X)
+    full_passes = passes[0]
+    assert not state_files(tmp_path / "full")  # a finished group's states go
+    assert_same_sweep(full, plain)  # states and checkpoints change no result
+
+    passes[0], kill_at[0] = 0, 15
+    with pytest.raises(SweepInterrupted):
+        KSweep(checkpoint=tmp_path / "killed", **params).fit(X)
+    finished = task_keys(tmp_path / "killed")
+    ((name, standing),) = state_files(tmp_path / "killed").items()  # one file: the group's
+    # every run is on disk: finished, or where it stood at the kill
+    assert finished | standing == every and standing and not finished & standing
+    passes[0], kill_at[0] = 0, np.inf
+    if tampered:  # a torn state file: its runs start over
+        (tmp_path / "killed" / name).write_text('{"payload": {"runs": [')
+        with pytest.warns(CorruptCheckpointWarning, match=name):
+            resumed = KSweep(checkpoint=tmp_path / "killed", **params).fit(X)
+        assert passes[0] == full_passes
+    else:
+        resumed = KSweep(checkpoint=tmp_path / "killed", **params).fit(X)
+        assert passes[0] == full_passes - 15  # it went on from pass 15: no pass ran twice
+    assert_same_sweep(resumed, plain)
+    assert not state_files(tmp_path / "killed")

@@ -249,6 +249,75 @@ def test_restarts_are_grouped_by_centers_not_by_executor(k_range, n_init, groups
         assert {r for _, r in keys} == set(key[2])
 
 
+def test_every_run_is_handed_to_on_done_once_as_it_ends(blobs):
+    seen = {}
+
+    def on_done(index, run):
+        assert index not in seen
+        seen[index] = (run.labels.copy(), run.centers.copy(), run.inertia)
+
+    ks = [2, 4, 5, 9]  # tol=0: each run ends when its labels stop changing
+    runs = fused_lloyd(blobs, ks, [3] * 4, max_iter=300, tol=0.0, chains=[3] * 4, on_done=on_done)
+    assert sorted(seen) == [0, 1, 2, 3]
+    for index, run in enumerate(runs):
+        labels, centers, inertia = seen[index]
+        np.testing.assert_array_equal(labels, run.labels)
+        np.testing.assert_array_equal(centers, run.centers)
+        assert inertia == run.inertia
+
+
+@pytest.mark.parametrize(("dtype", "stop_rule"), [(np.float64, "sklearn"), (np.float32, "tslearn")])
+def test_runs_go_on_from_a_snapshot_bit_for_bit(dtype, stop_rule):
+    X = (np.random.default_rng(1).normal(size=(2000, 6)) * 2).astype(dtype)
+    ks = list(range(2, 12))
+    options = {"max_iter": 300, "tol": 1e-4 if stop_rule == "sklearn" else 1e-6}
+    options.update(stop_rule=stop_rule, chains=[5] * len(ks))
+    snapshots = []
+    whole = fused_lloyd(X, ks, [5] * len(ks), on_pass=lambda s: snapshots.append(s()), **options)
+    middle = len(snapshots) // 2
+    assert 0 < len(snapshots[middle]) < len(ks)  # some runs have finished by then
+    for at in (0, middle):
+        states = dict(snapshots[at])
+        # every run again: those of the snapshot go on from it, the others start over
+        again = fused_lloyd(
+            X, ks, [5] * len(ks), states=[states.get(i) for i in range(len(ks))], **options
+        )
+        # some alone, in another order, in other products
+        picked = sorted(states, reverse=True)[:3]
+        alone = fused_lloyd(
+            X,
+            [ks[i] for i in picked],
+            [5] * len(picked),
+            states=[states[i] for i in picked],
+            **{**options, "chains": [5] * len(picked)},
+        )
+        for i, run in [*enumerate(again), *zip(picked, alone, strict=True)]:
+            assert (run.inertia, run.n_iter) == (whole[i].inertia, whole[i].n_iter)
+            np.testing.assert_array_equal(run.labels, whole[i].labels)
+            assert run.centers.tobytes() == whole[i].centers.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_finished_runs_are_rebuilt_from_their_centers_bit_for_bit(blobs, dtype, monkeypatch):
+    X = blobs.astype(dtype)
+    ks = [2, 3, 5, 9, 12]
+    runs = fused_lloyd(X, ks, [4] * 5, max_iter=300, tol=1e-4, chains=[4] * 5)
+    picked = [4, 0, 2]  # other runs beside them, in another order, in 256-row blocks
+    monkeypatch.setattr(blocks_module, "BLOCK_BYTES", 256 * 26 * X.itemsize)
+    again = fused_module.rebuild_runs(
+        X,
+        [ks[i] for i in picked],
+        [4] * 3,
+        [runs[i].centered.astype(np.float64) for i in picked],  # as a checkpoint reads them
+        [runs[i].n_iter for i in picked],
+    )
+    for i, run in zip(picked, again, strict=True):
+        np.testing.assert_array_equal(run.labels, runs[i].labels)
+        assert run.centers.dtype == dtype
+        assert run.centers.tobytes() == runs[i].centers.tobytes()
+        assert run.inertia == runs[i].inertia and run.n_iter == runs[i].n_iter
+
+
 def test_nan_padded_series_of_different_lengths_run_on_the_independent_engine():
     from tslearn.utils import to_time_series_dataset
 

@@ -6,20 +6,27 @@ A checkpoint is a directory of plain JSON files:
   estimator's parameters and everything else that changes what a task computes
   (but not ``k_range`` or ``n_init``: a sweep can grow), and the seed entropy;
 - ``task-k{k}-r{restart}.json`` (``-b{b}`` for gap references), one per finished
-  task: its seed and scores, with a SHA-256 checksum of that content.
+  task: its seed and scores, with a SHA-256 checksum of that content; a fused run's
+  also its final centers (:func:`array_entry`: dtype, shape and base64 of the bytes);
+- ``state-k{k}-r{restart}-{digest}.json``, one per fused group in flight (named after
+  its first run), rewritten every second or so: where each of its unfinished runs stands
+  between two passes (``ksweep._fused_state.LloydState``), so a resume goes on from
+  there; removed when the group, or the sweep, is done.
 
 Files are written to a temporary name (``.tmp-ksweep-*.json``), flushed,
-fsynced and renamed, so a reader sees a whole file or none. ksweep only ever
-deletes the files it writes: the manifest, ``task-k{k}-r{restart}[-b{b}].json``
-and its temporary files; any other file in the directory is left alone, and a
-``sweep.json`` that is not a ksweep manifest is refused, never replaced. A task
-file that is torn or fails its checksum is reported and recomputed, never
-loaded. No pickle is ever read: fitted models are not stored; the best restart
-of each k is refitted from its seed.
+fsynced (all but state files) and renamed, so a reader sees a whole file or none.
+ksweep only ever deletes the files it writes: the manifest,
+``task-k{k}-r{restart}[-b{b}].json``, ``state-k{k}-r{restart}[-b{b}]-{digest}.json`` and
+its temporary files; any other file in the directory is left alone, and a ``sweep.json``
+that is not a ksweep manifest is refused, never replaced. A task or state file that
+is torn or fails its checksum is reported and ignored, never loaded (its task runs
+again). No pickle is ever read: fitted models are not stored; the best restart of
+each k is rebuilt from its stored centers (fused engine) or refitted from its seed.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib
 import json
@@ -39,7 +46,10 @@ from ksweep.exceptions import CheckpointMismatchError, CorruptCheckpointWarning
 FORMAT_VERSION = 1
 MANIFEST = "sweep.json"
 #: The names of the files ksweep writes in a checkpoint directory (and may delete).
-_OWNED = re.compile(r"(sweep\.json|task-k\d+-r\d+(-b\d+)?\.json|\.tmp-ksweep-.*\.json)")
+_OWNED = re.compile(
+    r"(sweep\.json|task-k\d+-r\d+(-b\d+)?\.json|state-k\d+-r\d+(-b\d+)?-[0-9a-f]{8}\.json"
+    r"|\.tmp-ksweep-.*\.json)"
+)
 
 
 def stable_name(value: Any) -> str:
@@ -103,17 +113,23 @@ def _checksum(payload: Mapping) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str, durable: bool = True) -> None:
+    """Write ``text`` to a temporary file and rename it to ``path``: a reader sees the
+    whole file or none. ``durable``: fsync the file and the directory first, so it
+    also outlives a power cut (a process kill never loses what it wrote)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-ksweep-", suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if not durable:
+        return
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -121,9 +137,35 @@ def _write_atomic(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
-def task_payload(key: tuple[int, ...], seed: int, record: Any) -> dict:
-    """The numbers of a finished task (no fitted model), as stored and as reused."""
+#: The dtypes :func:`entry_array` reads back (centers, sums, counts).
+_ARRAY_DTYPES = ("<f4", "<f8", "<i8")
+
+
+def array_entry(array: np.ndarray) -> dict:
+    """A float array as JSON, exactly: its dtype, shape and the base64 of its bytes."""
+    array = np.ascontiguousarray(array, dtype=np.dtype(array.dtype).newbyteorder("<"))
     return {
+        "dtype": array.dtype.str,
+        "shape": list(array.shape),
+        "base64": base64.b64encode(array.tobytes()).decode("ascii"),
+    }
+
+
+def entry_array(entry: Any) -> np.ndarray | None:
+    """The array of an :func:`array_entry`, or None when it is not a well-formed one."""
+    try:
+        dtype, shape = np.dtype(entry["dtype"]), [int(size) for size in entry["shape"]]
+        if dtype.str not in _ARRAY_DTYPES:
+            return None
+        return np.frombuffer(base64.b64decode(entry["base64"], validate=True), dtype).reshape(shape)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def task_payload(key: tuple[int, ...], seed: int, record: Any) -> dict:
+    """The numbers of a finished task (no fitted model), as stored and as reused; a
+    fused run's final centers too (``"centered"``, see :func:`array_entry`)."""
+    payload = {
         "key": list(key),
         "seed": int(seed),
         "inertia": float(record.inertia),
@@ -132,12 +174,23 @@ def task_payload(key: tuple[int, ...], seed: int, record: Any) -> dict:
         "fit_time": float(record.fit_time),
         "extras": {name: float(value) for name, value in record.extras.items()},
     }
+    if getattr(record, "centered", None) is not None:
+        payload["centered"] = array_entry(record.centered)
+    return payload
 
 
 def task_filename(key: tuple[int, ...]) -> str:
     """``task-k5-r2.json`` for (5, 2); ``task-k5-r2-b3.json`` for gap reference b=3."""
     names = ("k", "r", "b")
     return "task-" + "-".join(f"{n}{v}" for n, v in zip(names, key, strict=False)) + ".json"
+
+
+def state_filename(group: list[tuple[int, ...]]) -> str:
+    """``state-k29-r0-1a2b3c4d.json``: the state file of a fused group of runs, named
+    after its first run and a digest of all of them (another group never replaces it)."""
+    digest = hashlib.sha256(json.dumps([list(key) for key in group]).encode()).hexdigest()
+    first = task_filename(group[0])[len("task-") : -len(".json")]
+    return f"state-{first}-{digest[:8]}.json"
 
 
 class Checkpoint:
@@ -221,13 +274,7 @@ class Checkpoint:
             except (OSError, ValueError, KeyError, TypeError):
                 valid = False
             if not valid:
-                warnings.warn(
-                    f"Checkpoint file {file.name!r} is torn or corrupt (bad JSON, checksum or "
-                    "seed): it is ignored and its task is recomputed.",
-                    CorruptCheckpointWarning,
-                    stacklevel=4,
-                )
-                file.unlink(missing_ok=True)
+                _report_corrupt(file, "its task is recomputed")
                 continue
             found[key] = payload
         return found
@@ -237,3 +284,78 @@ class Checkpoint:
         payload = task_payload(key, seed, record)
         entry = {"payload": payload, "checksum": _checksum(payload)}
         _write_atomic(self.path / task_filename(key), json.dumps(entry))
+
+    def save_states(self, group: list[tuple[int, ...]], runs: list[tuple]) -> None:
+        """Write atomically where the unfinished runs of a fused group stand, one file for
+        the group (:func:`state_filename`). ``runs``: ``(key, seed, state)`` where
+        ``state`` maps names to arrays (stored with :func:`array_entry`) and numbers.
+
+        Not fsynced: it is rewritten every few seconds, and one lost to a power cut (a
+        torn file is reported and ignored) costs its runs' work so far, never a result.
+        """
+        payload = {
+            "runs": [
+                {
+                    "key": list(key),
+                    "seed": int(seed),
+                    "state": {
+                        name: array_entry(value) if isinstance(value, np.ndarray) else value
+                        for name, value in state.items()
+                    },
+                }
+                for key, seed, state in runs
+            ]
+        }
+        entry = {"payload": payload, "checksum": _checksum(payload)}
+        _write_atomic(self.path / state_filename(group), json.dumps(entry), durable=False)
+
+    def drop_states(self, group: list[tuple[int, ...]] | None = None) -> None:
+        """Remove the state file of ``group`` (its runs are finished), or every state file."""
+        if group is not None:
+            (self.path / state_filename(group)).unlink(missing_ok=True)
+            return
+        for file in self.path.glob("state-*.json"):
+            if _OWNED.fullmatch(file.name):
+                file.unlink(missing_ok=True)
+
+    def load_states(
+        self, expected_seeds: Mapping[tuple[int, ...], int]
+    ) -> dict[tuple[int, ...], dict]:
+        """Where the runs of ``expected_seeds`` stood, from every state file (arrays
+        decoded; the furthest state of a run where several files hold one); a corrupt file
+        is reported and dropped."""
+        found: dict[tuple[int, ...], dict] = {}
+        for file in sorted(self.path.glob("state-*.json")):
+            if not _OWNED.fullmatch(file.name):
+                continue
+            try:
+                entry = json.loads(file.read_text(encoding="utf-8"))
+                if entry.get("checksum") != _checksum(entry["payload"]):
+                    raise ValueError("checksum")
+                runs = [
+                    (tuple(run["key"]), run["seed"], dict(run["state"]))
+                    for run in entry["payload"]["runs"]
+                ]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                _report_corrupt(file, "its runs start over")
+                continue
+            for key, seed, state in runs:
+                if expected_seeds.get(key) != seed:
+                    continue  # finished, or not in this sweep
+                for name, value in state.items():
+                    if isinstance(value, dict):
+                        state[name] = entry_array(value)
+                if key not in found or state.get("n_iter", 0) > found[key].get("n_iter", 0):
+                    found[key] = state
+        return found
+
+
+def _report_corrupt(file: Path, then: str) -> None:
+    """Warn that ``file`` is torn or corrupt, and delete it (it is never loaded)."""
+    warnings.warn(
+        f"Checkpoint file {file.name!r} is torn or corrupt (bad JSON, checksum or seed): it "
+        f"is ignored and {then}.",
+        CorruptCheckpointWarning,
+        stacklevel=5,
+    )
+    file.unlink(missing_ok=True)

@@ -22,10 +22,15 @@ Semantics per run are scikit-learn's Lloyd k-means:
   then its rows are assigned once more to the final centers, and its inertia is the
   exact sum of squared distances, accumulated in float64.
 
-Converged runs drop out of the product. Memory beyond X's centered copy: a
-distance block of at most :data:`ksweep._blocks.BLOCK_BYTES` (rows per block = ``BLOCK_BYTES /
-(Σk × itemsize)``), the labels of every run (``n_samples × runs`` int32) and,
-while seeding, ``runs × n_samples`` squared distances.
+Converged runs drop out of the product. A run stopped between two passes goes on
+from where it stood (:class:`~ksweep._fused_state.LloydState`, ``states`` and
+``on_pass``), and a finished one is found again from its final centers
+(:func:`rebuild_runs`), both bit for bit: a checkpoint keeps them.
+
+Memory beyond X's centered copy: a distance block of at most
+:data:`ksweep._blocks.BLOCK_BYTES` (rows per block = ``BLOCK_BYTES / (Σk × itemsize)``),
+the labels of every run (``n_samples × runs`` int32) and, while seeding,
+``runs × n_samples`` squared distances.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ except ImportError:  # pragma: no cover - a scikit-learn that moved it
 
 from ksweep._blocks import Split, block_rows, row_blocks
 from ksweep._families import task_params
+from ksweep._fused_state import LloydState, centered_data, nearest_labels
 from ksweep._kernels import kernels, numba_available
 from ksweep._kmeanspp import seed_kmeans_plusplus
 from ksweep._threads import cpu_cores
@@ -68,10 +74,15 @@ class FusedRun:
         Number of clusters.
     seed : int
         Seed of its k-means++ draws.
-    init_centers : ndarray of shape (k, n_features)
-        The k-means++ centers it started from (in X's coordinates).
+    init_centers : ndarray of shape (k, n_features) or None
+        The k-means++ centers it started from (in X's coordinates); None for a run
+        that went on from a :class:`LloydState`.
     centers : ndarray of shape (k, n_features)
         Final centers.
+    centered : ndarray of shape (k, n_features)
+        Final centers less X's column means: the engine's own coordinates, from which
+        :func:`rebuild_runs` gives the run again bit for bit (``centers`` is this plus
+        the means, rounded).
     labels : ndarray of shape (n_samples,)
         Label of each row under the final centers (int32).
     inertia : float
@@ -86,6 +97,7 @@ class FusedRun:
     seed: int
     init_centers: np.ndarray | None = None
     centers: np.ndarray | None = None
+    centered: np.ndarray | None = None
     labels: np.ndarray | None = None
     inertia: float = float("nan")
     n_iter: int = 0
@@ -155,6 +167,8 @@ def fused_lloyd(
     mean_variance: float | None = None,
     chains: list[int] | None = None,
     on_done: Callable[[int, FusedRun], None] | None = None,
+    states: list[LloydState | None] | None = None,
+    on_pass: Callable[[Callable[[], list[tuple[int, LloydState]]]], None] | None = None,
 ) -> list[FusedRun]:
     """Fit one Lloyd k-means run per ``(k, seed)`` with shared passes over ``X``.
 
@@ -187,6 +201,13 @@ def fused_lloyd(
         ``on_done(index, run)`` is called as soon as run ``index`` has finished (its
         ``labels``, ``centers``, ``inertia`` and ``n_iter`` final), while the others
         go on: a checkpoint can keep it before the group ends.
+    states : list of LloydState or None, optional
+        Per run, where an earlier call left it (from ``on_pass``): the run goes on
+        from there, without seeding, and ends as it would have; None starts it.
+    on_pass : callable, optional
+        ``on_pass(snapshot)`` is called after every pass that leaves runs unfinished;
+        ``snapshot()`` gives ``(index, LloydState)`` for each of them, to be saved
+        (a checkpoint calls it every few seconds, not at every pass).
 
     Returns
     -------
@@ -194,13 +215,8 @@ def fused_lloyd(
     """
     start_time = time.perf_counter()
     kernels()  # without numba, fail before any work
-    X = np.ascontiguousarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    mean = X.mean(axis=0)
-    Xc = X - mean
+    X, Xc, mean, x_sq = centered_data(X)
     n = Xc.shape[0]
-    x_sq = np.einsum("ij,ij->i", Xc, Xc)
     if stop_rule == "sklearn" and mean_variance is None:
         mean_variance = float(np.mean(np.var(X, axis=0)))
     tol_abs = mean_variance * tol if stop_rule == "sklearn" else tol
@@ -224,6 +240,8 @@ def fused_lloyd(
             init_centers,
             chains,
             on_done,
+            states,
+            on_pass,
         )
     finally:
         split.close()
@@ -246,26 +264,79 @@ def _fit_runs(
     init_centers,
     chains,
     on_done=None,
+    states=None,
+    on_pass=None,
 ):
-    """Seed (unless ``init_centers``), iterate, and finish every run; see ``fused_lloyd``."""
+    """Seed (unless ``init_centers`` or a state), iterate, and finish every run; see
+    ``fused_lloyd``."""
     kern = kernels()
     n = Xc.shape[0]
-    if init_centers is None:
-        seed_kmeans_plusplus(Xc, x_sq, runs, rows, split, chains)
-        for run in runs:
-            run.init_centers += mean
-    else:
+    states = [None] * len(runs) if states is None else states
+    fresh = [c for c, state in enumerate(states) if state is None]
+    if init_centers is not None:
         for run, centers in zip(runs, init_centers, strict=True):
             run.init_centers = np.array(centers, dtype=Xc.dtype)
-    centers = {id(run): (run.init_centers - mean).astype(Xc.dtype) for run in runs}
+    elif fresh:
+        seeded = [runs[c] for c in fresh]
+        seed_kmeans_plusplus(
+            Xc, x_sq, seeded, rows, split, None if chains is None else [chains[c] for c in fresh]
+        )
+        for run in seeded:
+            run.init_centers += mean
+    centers = {id(runs[c]): (runs[c].init_centers - mean).astype(Xc.dtype) for c in fresh}
     # each run's sums (float64) and counts of the rows under its current labels
     sums = {id(run): np.zeros((run.k, Xc.shape[1])) for run in runs}
     counts = {id(run): np.zeros(run.k, dtype=np.int64) for run in runs}
     all_labels = np.full((n, len(runs)), -1, dtype=np.int32)
     column = {id(run): c for c, run in enumerate(runs)}
     final_pass = set()  # runs whose next pass only assigns rows to their final centers
+    assigned = {}  # the centers of each run's last pass (its labels are their nearest)
+    resumed = [c for c, state in enumerate(states) if state is not None]
+    for c in resumed:
+        run, state, key = runs[c], states[c], id(runs[c])
+        assigned[key] = np.array(state.assigned, dtype=Xc.dtype)
+        centers[key] = np.array(state.centers, dtype=Xc.dtype)
+        sums[key] = np.array(state.sums, dtype=np.float64)
+        counts[key] = np.array(state.counts, dtype=np.int64)
+        run.n_iter = int(state.n_iter)
+        if state.last_inertia is not None:
+            run._last_inertia = float(state.last_inertia)
+        if state.final:
+            final_pass.add(key)
+    if resumed:  # their labels: each row's nearest of the centers of their last pass
+        own = [assigned[id(runs[c])] for c in resumed]
+        all_labels[:, resumed] = nearest_labels(Xc, x_sq, own)
     live = list(runs)
     work = {id(run): 0 for run in runs}
+
+    def snapshot() -> list[tuple[int, LloydState]]:
+        """Where each unfinished run stands (copies)."""
+        return [
+            (
+                column[id(run)],
+                LloydState(
+                    assigned=assigned[id(run)].copy(),
+                    centers=centers[id(run)].copy(),
+                    sums=sums[id(run)].copy(),
+                    counts=counts[id(run)].copy(),
+                    n_iter=run.n_iter,
+                    last_inertia=(run._last_inertia if np.isfinite(run._last_inertia) else None),
+                    final=id(run) in final_pass,
+                ),
+            )
+            for run in live
+            if id(run) in assigned
+        ]
+
+    def finished(run: FusedRun) -> None:
+        """Hand a finished run to ``on_done`` (its labels, centers and inertia final)."""
+        if on_done is not None:
+            key = id(run)
+            run.labels = np.ascontiguousarray(all_labels[:, column[key]])
+            run.centered, run.centers = centers[key], centers[key] + mean
+            run.inertia = float(kern.exact_inertia(Xc, centers[key], run.labels))
+            on_done(column[key], run)
+
     while live:
         stacked = np.concatenate([centers[id(run)] for run in live])
         offsets = np.zeros(len(live) + 1, dtype=np.intp)
@@ -306,20 +377,17 @@ def _fit_runs(
             part = slice(offsets[r], offsets[r + 1])
             sums[key], counts[key] = pass_sums[part], pass_counts[part]
             if key in final_pass:  # its last pass is done: the run is finished
-                if on_done is not None:
-                    run.labels = np.ascontiguousarray(all_labels[:, column[key]])
-                    run.centers = centers[key] + mean
-                    run.inertia = float(kern.exact_inertia(Xc, centers[key], run.labels))
-                    on_done(column[key], run)
+                finished(run)
                 continue
-            old = centers[key]
+            old = assigned[key] = centers[key]
             # relocation moves centers, not the rows' labels
             relocate = partial(_relocate_empty, Xc, labels=new_labels[:, r])
             new, shift = lloyd_update(run, old, sums[key], counts[key], relocate, Xc.dtype)
             centers[key] = new
             if stop_rule == "sklearn":
                 if run.n_iter > 1 and changes[r] == 0:
-                    continue  # strict convergence: the labels are final
+                    finished(run)  # strict convergence: the labels are final
+                    continue
                 done = shift <= tol_abs
             else:
                 mean_inertia = inertia[r] / n
@@ -329,11 +397,13 @@ def _fit_runs(
                 final_pass.add(key)
             still.append(run)
         live = still
+        if live and on_pass is not None:
+            on_pass(snapshot)
     total_work = sum(work.values())
     for run in runs:
         key = id(run)
         run.labels = np.ascontiguousarray(all_labels[:, column[key]])
-        run.centers = centers[key] + mean
+        run.centered, run.centers = centers[key], centers[key] + mean
         run.seconds = work[key] / total_work  # a share, scaled to seconds by the caller
         run._rng = None
 
@@ -342,6 +412,35 @@ def _fit_runs(
             run.inertia = float(kern.exact_inertia(Xc, centers[id(run)], run.labels))
 
     split.each([run.k for run in runs], finish)
+
+
+def rebuild_runs(
+    X: np.ndarray, ks: list[int], seeds: list[int], centered: list, n_iters: list[int]
+) -> list[FusedRun]:
+    """Finished runs again from their final centers, in one pass over ``X``.
+
+    ``centered`` holds each run's :attr:`FusedRun.centered` (as a checkpoint stores
+    it), ``n_iters`` its Lloyd iterations. Every row is assigned to its nearest center
+    by the products and the kernel of the engine's passes, so ``labels``, ``centers``
+    and ``inertia`` are those the run ended with, bit for bit, where its labels were
+    the nearest centers' (always, but for a run that converged with an empty cluster
+    moved: a caller compares the inertia with the stored one). ``seconds`` is 0.
+    """
+    kern = kernels()
+    _, Xc, mean, x_sq = centered_data(X)
+    own = [
+        np.asarray(c, dtype=Xc.dtype).reshape(int(k), Xc.shape[1])
+        for c, k in zip(centered, ks, strict=True)
+    ]
+    labels = nearest_labels(Xc, x_sq, own)
+    runs = []
+    for r, (k, seed, n_iter) in enumerate(zip(ks, seeds, n_iters, strict=True)):
+        run = FusedRun(k=int(k), seed=int(seed), n_iter=int(n_iter), seconds=0.0)
+        run.labels = np.ascontiguousarray(labels[:, r])
+        run.centered, run.centers = own[r], own[r] + mean
+        run.inertia = float(kern.exact_inertia(Xc, own[r], run.labels))
+        runs.append(run)
+    return runs
 
 
 def fused_unsupported(template: Any, X: Any, score_func: Any) -> str | None:
@@ -383,6 +482,8 @@ def fit_runs(
     mean_variance: float | None = None,
     chains: list[int] | None = None,
     on_done: Callable[[int, FusedRun], None] | None = None,
+    states: list[LloydState | None] | None = None,
+    on_pass: Callable | None = None,
 ) -> list[FusedRun]:
     """The fused runs for ``template``'s k-means settings (X as the sweep validated it)."""
     params = template.get_params(deep=False)
@@ -399,6 +500,8 @@ def fit_runs(
         mean_variance=mean_variance,
         chains=chains,
         on_done=on_done,
+        states=states,
+        on_pass=on_pass,
     )
 
 

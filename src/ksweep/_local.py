@@ -7,7 +7,8 @@
   fits all k of a few restarts per task (:func:`group_tasks`).
 - **Reuse.** Tasks of the previous fit (``extend``) and of the checkpoint are
   not run again; every finished task is written to the checkpoint at once.
-- **Refits.** A reused best restart has no model in memory: it is refitted from its seed.
+- **Refits.** A reused best restart has no model in memory: a fused run's is rebuilt
+  from its stored final centers (one pass over X), any other is refitted from its seed.
 - **Criteria.** Per-k columns (silhouette, ..., the gap statistic) from the best labels.
 """
 
@@ -21,7 +22,13 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from ksweep._checkpoint import Checkpoint, fingerprint_data, identity_value, task_payload
+from ksweep._checkpoint import (
+    Checkpoint,
+    entry_array,
+    fingerprint_data,
+    identity_value,
+    task_payload,
+)
 from ksweep._choosing import check_silhouette_sample, criterion_columns, gap_columns
 from ksweep._duration import DurationCheck
 from ksweep._executors import (
@@ -33,6 +40,7 @@ from ksweep._executors import (
 )
 from ksweep._families import check_precomputed, family_of
 from ksweep._fused import GROUP_CENTERS, fused_unsupported
+from ksweep._fused_state import LloydState
 from ksweep._pipeline import (
     BestKeeper,
     Plan,
@@ -44,7 +52,7 @@ from ksweep._pipeline import (
 )
 from ksweep._seeding import GAP_REFERENCES_KEY, criteria_seed, seed_entropy, spawn
 from ksweep._structure_check import dense_rows
-from ksweep._tasks import TaskRecord, run_fused_group, run_task
+from ksweep._tasks import TaskRecord, rebuild_fused, run_fused_group, run_task
 from ksweep._validation import check_k_range, param_error, validate_estimator_params
 from ksweep.criteria import reference_datasets
 from ksweep.exceptions import (
@@ -86,16 +94,21 @@ def _fused_groups(plan: list) -> dict[tuple[int, int], list]:
     return groups
 
 
-def _group_tasks(template, handles: dict, groups: dict, threads, family, checkpoint=None):
+def _group_tasks(
+    template, handles: dict, groups: dict, threads, family, checkpoint=None, states=None
+):
     """Fused-engine tasks, one per group of :func:`_fused_groups`.
 
     Runs with the same seed (every k of a restart, in a nested plan) share one
-    nested k-means++ sequence. Each group writes its runs to ``checkpoint`` as they finish.
+    nested k-means++ sequence. Each group writes its runs to ``checkpoint`` as they
+    finish, and where they stand while they run; a run of ``states`` (key -> state)
+    goes on from there.
     """
     for (index, _), members in groups.items():
         keys, ks, seeds = (list(column) for column in zip(*members, strict=True))
         restarts = tuple(sorted({key[1] for key in keys}))
-        args = (template, handles[index], keys, ks, seeds, threads, family, seeds, checkpoint)
+        own = [states.get(key) for key in keys] if states else None
+        args = (template, handles[index], keys, ks, seeds, threads, family, seeds, checkpoint, own)
         yield ("fused", index, restarts, tuple(ks)), run_fused_group, args
 
 
@@ -328,7 +341,9 @@ class LocalRunner(Runner):
         if self.checkpoint is not None:
             stored.update(self.checkpoint.load({task.key: task.seed for task in plan.tasks}))
         todo = [task for task in plan.tasks if task.key not in stored]
-        new = self.execute(todo, self.checkpoint)
+        new = self.execute(todo, self.checkpoint, self._states(todo))
+        if self.checkpoint is not None:  # every run is written: no state is of use
+            self.checkpoint.drop_states()
         planned = set(plan.keys)
         self._payloads = {key: payload for key, payload in stored.items() if key in planned}
         for task in todo:
@@ -338,9 +353,25 @@ class LocalRunner(Runner):
                 self._models[task.key] = record.estimator
         return {key: record_of(payload) for key, payload in self._payloads.items()}
 
+    def _states(self, todo: list[Task]) -> dict[tuple, LloydState]:
+        """Where a killed fused sweep left the runs of ``todo`` (from the checkpoint)."""
+        if self.checkpoint is None or self.engine != "fused":
+            return {}
+        n_features = int(np.prod(self.X.shape[1:]))
+        k_of = {task.key: task.k for task in todo}
+        found = self.checkpoint.load_states({task.key: task.seed for task in todo})
+        states = {
+            key: LloydState.from_fields(fields, k_of[key], n_features)
+            for key, fields in found.items()
+        }
+        return {key: state for key, state in states.items() if state is not None}
+
     def best_models(self, plan: Plan, best: list[tuple[int, int]], records) -> dict[int, Any]:
-        """The best restart's model of every k; one reused from the checkpoint is refitted."""
-        refit = [task for task in plan.tasks if task.key in best and task.key not in self._models]
+        """The best restart's model of every k; one reused from the checkpoint is rebuilt
+        from its stored centers (fused engine), else refitted from its seed."""
+        missing = [task for task in plan.tasks if task.key in best and task.key not in self._models]
+        self._models.update(self._rebuilt(missing))
+        refit = [task for task in missing if task.key not in self._models]
         for key, record in self.execute(refit, None).items():
             stored = self._payloads[key]["inertia"]
             if record.inertia != stored:
@@ -358,6 +389,35 @@ class LocalRunner(Runner):
             "models": {key: self._models[key] for key in best},
         }
         return {k: self._models[k, r] for k, r in best}
+
+    def _rebuilt(self, tasks: list[Task]) -> dict[tuple, Any]:
+        """Models of stored fused runs rebuilt from their final centers, in this process
+        (one pass over X for them all); those whose inertia is not the stored one are
+        left out (they are refitted)."""
+        if self.engine != "fused":
+            return {}
+        n_features = int(np.prod(self.X.shape[1:]))
+        stored = {}
+        for task in tasks:
+            centered = entry_array(self._payloads[task.key].get("centered"))
+            if centered is not None and centered.shape == (task.k, n_features):
+                stored[task] = centered
+        if not stored:
+            return {}
+        rebuilt = rebuild_fused(
+            self.template,
+            self.X,
+            [task.k for task in stored],
+            [task.seed for task in stored],
+            list(stored.values()),
+            [self._payloads[task.key]["n_iter"] for task in stored],
+            self.family,
+        )
+        return {
+            task.key: record.estimator
+            for task, record in zip(stored, rebuilt, strict=True)
+            if record.inertia == self._payloads[task.key]["inertia"]
+        }
 
     def labels(self, models) -> dict[int, Any]:
         return {k: labels_of(model, self.X) for k, model in models.items()}
@@ -402,11 +462,14 @@ class LocalRunner(Runner):
 
     # -- running tasks ------------------------------------------------------------------
 
-    def execute(self, tasks: list[Task], checkpoint: Checkpoint | None) -> dict[tuple, TaskRecord]:
+    def execute(
+        self, tasks: list[Task], checkpoint: Checkpoint | None, states: dict | None = None
+    ) -> dict[tuple, TaskRecord]:
         """Run ``tasks`` in order on the executor; return their records.
 
         Each finished task is written to ``checkpoint`` (when given) at once. The
-        fused engine runs the tasks of one data set and a few restarts as one group.
+        fused engine runs the tasks of one data set and a few restarts as one group;
+        a run with a state (``states``: key -> ``LloydState``) goes on from it.
         """
         if not tasks:
             return {}
@@ -438,7 +501,7 @@ class LocalRunner(Runner):
                 threads = backend.inner_threads
                 if groups is not None:
                     jobs = _group_tasks(
-                        self.template, handles, groups, threads, self.family, checkpoint
+                        self.template, handles, groups, threads, self.family, checkpoint, states
                     )
                 else:
                     common = (threads, self.family, sweep.score_func)

@@ -7,7 +7,7 @@ import pickle
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,8 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from ksweep._families import Family, family_of, score_fit, task_params
-from ksweep._fused import fit_runs, fitted_estimator
+from ksweep._fused import fit_runs, fitted_estimator, rebuild_runs
+from ksweep._fused_state import LloydState
 from ksweep._shipping import resolve_data
 from ksweep._threads import capped_threads, cpu_cores
 from ksweep.exceptions import TaskAbortedError
@@ -39,6 +40,10 @@ class TaskRecord:
         The fitted estimator.
     extras : dict of str to float
         Family-specific scores, e.g. ``bic`` and ``neg_log_likelihood`` for mixtures.
+    centered : ndarray of shape (k, n_features) or None
+        The fused engine's final centers in its own coordinates (X less its column
+        means): a checkpoint stores them, and the model is rebuilt from them exactly
+        (:func:`rebuild_fused`). None for the other engines.
     """
 
     inertia: float
@@ -47,6 +52,7 @@ class TaskRecord:
     fit_time: float
     estimator: Any
     extras: dict[str, float] = field(default_factory=dict)
+    centered: np.ndarray | None = None
 
 
 def fit_one(
@@ -136,21 +142,51 @@ def run_fused_group(
     family: Family,
     chains: list[int] | None = None,
     checkpoint: Any = None,
+    states: list[LloydState | None] | None = None,
 ) -> dict[tuple, TaskRecord]:
     """What a worker runs for the fused engine: one group of runs, a record per key.
 
     ``chains``: the nested k-means++ sequence of each run (see ``fused_lloyd``).
     With ``checkpoint``, each run is written to it as soon as it finishes (while the
-    group's other runs go on), so a killed sweep loses at most the runs in flight.
+    group's other runs go on), and every :data:`STATE_SECONDS` where each unfinished
+    run stands (:class:`_StateWriter`), so a killed sweep loses about a second of
+    work; ``states`` (one per key, or None) are where a killed sweep left its runs.
     These early writes are best effort (a worker may not see the directory); the
     driver writes every record again when the group returns, and reports failures.
     """
     with portable_errors():
         X = resolve_data(data)
-        return _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoint)
+        return _fused_group(
+            template, X, keys, ks, seeds, threads, family, chains, checkpoint, states
+        )
 
 
-def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoint):
+#: A fused group with a checkpoint writes where its unfinished runs stand (one file)
+#: every this many seconds: a kill loses about that much of their work ...
+STATE_SECONDS = 1.0
+#: ... and spends at most this share of its time on it (a slow disk writes less often).
+STATE_COST = 0.05
+
+
+class _StateWriter:
+    """``on_pass`` of a group with a checkpoint: writes each unfinished run's state when due."""
+
+    def __init__(self, checkpoint: Any, keys: list[tuple], seeds: list[int]):
+        self.checkpoint, self.keys, self.seeds = checkpoint, keys, seeds
+        self.due = time.perf_counter() + STATE_SECONDS
+
+    def __call__(self, snapshot: Callable[[], list]) -> None:
+        start = time.perf_counter()
+        if start < self.due:
+            return
+        runs = [(self.keys[i], self.seeds[i], asdict(state)) for i, state in snapshot()]
+        with contextlib.suppress(OSError):
+            self.checkpoint.save_states(self.keys, runs)
+        now = time.perf_counter()
+        self.due = now + max(STATE_SECONDS, (now - start) / STATE_COST)
+
+
+def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoint, states):
     limits = capped_threads(threads) if threads is not None else contextlib.nullcontext()
     mean_variance = None if X.ndim == 3 else float(np.mean(np.var(X, axis=0)))
     start = time.perf_counter()
@@ -158,7 +194,8 @@ def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoi
     def save_early(index: int, run: Any) -> None:
         model = fitted_estimator(template, X, run, mean_variance)
         inertia, raw, extras = score_fit(model, X, family)
-        record = TaskRecord(inertia, raw, run.n_iter, time.perf_counter() - start, None, extras)
+        seconds = time.perf_counter() - start
+        record = TaskRecord(inertia, raw, run.n_iter, seconds, None, extras, run.centered)
         with contextlib.suppress(OSError):
             checkpoint.save(keys[index], seeds[index], record)
 
@@ -172,7 +209,12 @@ def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoi
             mean_variance,
             chains,
             on_done=None if checkpoint is None else save_early,
+            states=states,
+            on_pass=None if checkpoint is None else _StateWriter(checkpoint, keys, seeds),
         )
+    if checkpoint is not None:  # its runs are written: where they stood is of no more use
+        with contextlib.suppress(OSError):
+            checkpoint.drop_states(keys)
     records = {}
     for key, run in zip(keys, runs, strict=True):
         distinct = np.count_nonzero(np.bincount(run.labels, minlength=run.k))
@@ -192,5 +234,31 @@ def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoi
             fit_time=run.seconds,
             estimator=model,
             extras=extras,
+            centered=run.centered,
         )
+    return records
+
+
+def rebuild_fused(
+    template: Any,
+    X: Any,
+    ks: list[int],
+    seeds: list[int],
+    centered: list[np.ndarray],
+    n_iters: list[int],
+    family: Family,
+) -> list[TaskRecord]:
+    """Records with fitted models of finished fused runs, from their stored final centers.
+
+    One pass over X assigns the rows (:func:`~ksweep._fused.rebuild_runs`), no Lloyd
+    iteration: the model of a run read back from a checkpoint costs a prediction, not a
+    fit. Each record's inertia is recomputed; a caller compares it with the stored one.
+    """
+    data = X.reshape(X.shape[0], -1) if X.ndim == 3 else X
+    mean_variance = None if X.ndim == 3 else float(np.mean(np.var(X, axis=0)))
+    records = []
+    for run in rebuild_runs(data, ks, seeds, centered, n_iters):
+        model = fitted_estimator(template, X, run, mean_variance)
+        inertia, raw, extras = score_fit(model, X, family)
+        records.append(TaskRecord(inertia, raw, run.n_iter, 0.0, model, extras, run.centered))
     return records
