@@ -1024,3 +1024,17 @@ def test_elbow_detectors_find_planted_elbow_under_affine_transform(curve, a, b):
         result = kneedle(k, transformed)
         assert result.k == elbow, result.reason
         np.testing.assert_array_equal(result.details["knees"], [elbow])
+
+
+def test_exact_silhouette_is_the_same_on_one_thread_and_two(monkeypatch):
+    import ksweep._silhouette as module
+
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(c, 1.0, (150, 4)) for c in (0.0, 4.0, 9.0)])
+    labels = np.repeat([0, 1, 2], 150)
+    scores = []
+    for cores in (1, 2):
+        monkeypatch.setattr(module, "cpu_cores", lambda cores=cores: cores)
+        scores.append(silhouette(X, labels, chunk_size=37).score)  # 13 blocks
+    assert scores[0] == scores[1]
+    assert scores[0] == pytest.approx(silhouette_score(X, labels), abs=1e-12)
