@@ -14,6 +14,7 @@ from sklearn.datasets import make_blobs
 
 from ksweep import KSweep, NoStructureWarning
 from ksweep._seeding import seed_of, task_key
+from ksweep.convergence import suspicious_k
 from ksweep.exceptions import NonMonotonicWarning, UnderConvergedWarning
 
 
@@ -93,7 +94,7 @@ def _init_with_one_poor_start(always=False):
     def init(X, n_clusters, random_state):
         calls.append(n_clusters)
         if n_clusters == 6 and (always or calls.count(6) == 1):
-            return POOR_SIX
+            return POOR_SIX.copy()  # scikit-learn's Lloyd writes in the centers it starts from
         return kmeans_plusplus(X, n_clusters, random_state=random_state)[0]
 
     return init
@@ -135,6 +136,42 @@ def test_by_default_a_k_seeded_into_a_poor_optimum_is_repaired_by_more_restarts(
     assert repaired.estimators_[6].inertia_ == pytest.approx(results["inertia"][i])
     assert not results["non_monotonic"].any()
     assert "n_restarts_run" not in stuck.results_
+
+
+def test_a_k_whose_neighbour_was_stuck_too_is_repaired_in_a_second_round():
+    """k = 5 and 6 both start poorly, each barely below the k before it: only k = 6 breaks
+    the curve at first; once it is repaired, k = 5 does, and the next round repairs it."""
+    X = six_blobs()
+    # k = 4's optimum (the left group as one cluster) with blob 3 split: barely below k = 4
+    poor_five = np.array([[3, 5 / 3], [19.7, 0], [20.3, 0], [26, 0], [23, 5]]) - X.mean(axis=0)
+    calls = []
+
+    def init(X, n_clusters, random_state):  # scikit-learn hands init the centered X
+        calls.append(n_clusters)
+        if calls.count(n_clusters) == 1 and n_clusters in (5, 6):
+            return (poor_five if n_clusters == 5 else POOR_SIX).copy()  # Lloyd writes in it
+        return kmeans_plusplus(X, n_clusters, random_state=random_state)[0]
+
+    def sweep(**params):
+        calls.clear()
+        estimator = KMeans(init=init, n_init=1)
+        return KSweep(
+            estimator, k_range=range(1, 10), n_init=1, executor="serial", random_state=0, **params
+        ).fit(X)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stuck = sweep(n_init_max=None).results_["inertia"]
+    assert stuck[3] > stuck[4] > stuck[5] > 10 * stuck[6]  # k = 4, 5, 6: no rise
+    assert suspicious_k(np.arange(1, 10), stuck, None).named == [6]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnderConvergedWarning)
+        repaired = sweep()
+    results = repaired.results_
+    assert results["n_restarts_run"].tolist() == [1, 1, 1, 1, 4, 4, 1, 1, 1]
+    assert results["restarts_reason"][4].startswith("k=5: ")
+    assert results["inertia"][4] < 0.6 * stuck[4] and results["inertia"][5] < 0.1 * stuck[5]
+    assert repaired.best_k_ == 6
 
 
 def test_a_k_that_stays_suspicious_is_named_in_a_warning():

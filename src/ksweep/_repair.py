@@ -64,8 +64,17 @@ def sub_sweep(front: Any, **params: Any) -> Any:
     return type(front)(**{**own, **{name: v for name, v in params.items() if name in own}})
 
 
+#: Rounds of repair at most: a repaired k can show that its neighbour was stuck too (a
+#: k whose inertia was barely below a poor k's looks sound until that k is repaired).
+REPAIR_ROUNDS = 3
+
+
 def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], Runner]) -> Fitted:
     """Sweep the suspicious k of ``fitted`` again with more restarts; keep what is better.
+
+    The curve is judged again after each round, and a k that became suspicious only
+    then (its neighbour's repair showed it stuck) gets its restarts in the next round,
+    up to :data:`REPAIR_ROUNDS` rounds; no k is repaired twice.
 
     Parameters
     ----------
@@ -98,13 +107,56 @@ def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], R
         and k_values.size >= 2
         and np.all(np.isfinite(results["restart_inertia"]))
     )
-    check = (
-        suspicious_k(k_values, results["inertia"], results["restart_inertia"]) if judged else None
-    )
-    named = [] if check is None or budget <= n_restarts else check.named
-    if not named:
+    if not judged or budget <= n_restarts:
         merged = results.with_columns(n_restarts_run=n_run, restarts_reason=reasons)
         return dataclasses.replace(fitted, results=merged)
+    check = suspicious_k(k_values, results["inertia"], results["restart_inertia"])
+    repaired: list[int] = []
+    for _ in range(REPAIR_ROUNDS):
+        named = [k for k in check.named if k not in repaired]
+        if not named:
+            break
+        for k in named:
+            i = int(np.flatnonzero(k_values == k)[0])
+            n_run[i], reasons[i] = budget, check.reasons[k]
+        fitted = _repair_round(front, fitted, plan, runner_for, named, budget, n_run, reasons)
+        repaired += named
+        check = suspicious_k(k_values, fitted.results["inertia"], None)
+    if not repaired:
+        merged = results.with_columns(n_restarts_run=n_run, restarts_reason=reasons)
+        return dataclasses.replace(fitted, results=merged)
+    still = [k for k in check.named if k in repaired]
+    unrepaired = [k for k in check.named if k not in repaired]
+    if still or unrepaired:
+        named_k = sorted(still + unrepaired)
+        warnings.warn(
+            f"k={named_k} still look stuck in a poor local optimum ("
+            f"{'; '.join(check.reasons[k] for k in named_k)}); "
+            + (f"k={still} had {budget} restarts each. " if still else "")
+            + (f"k={unrepaired} were not repaired (rounds spent). " if unrepaired else "")
+            + "Raise n_init_max or max_iter; results_['restarts_reason'] says why each k "
+            "had more restarts.",
+            UnderConvergedWarning,
+            stacklevel=user_stacklevel(),
+        )
+    return fitted
+
+
+def _repair_round(
+    front: Any,
+    fitted: Fitted,
+    plan: Plan,
+    runner_for: Callable[[Any], Runner],
+    named: list[int],
+    budget: int,
+    n_run: np.ndarray,
+    reasons: np.ndarray,
+) -> Fitted:
+    """One round of :func:`repair`: sweep ``named`` with ``budget`` restarts each and keep,
+    per k, the better of what it had and what the round found."""
+    results = fitted.results
+    k_values = results["k"]
+    n_restarts = plan.n_restarts
     sub = sub_sweep(
         front,
         k_range=named,
@@ -125,12 +177,15 @@ def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], R
         again = drive(again_plan, runner_for(sub))
     new, new_restarts = again.results, again.results.restarts
     restarts = {name: _widened(values, budget) for name, values in results.restarts.items()}
-    added = results.added_columns
+    added = {
+        name: values
+        for name, values in results.added_columns.items()
+        if name not in ("n_restarts_run", "restarts_reason")
+    }
     models, labels = dict(fitted.models), dict(fitted.labels)
     objective = results.objective
     for j, k in enumerate(named):
         i = int(np.flatnonzero(k_values == k)[0])
-        n_run[i], reasons[i] = budget, check.reasons[k]
         if new[objective][j] < results[objective][i]:  # the repair's fit wins: its every
             for name, values in restarts.items():  # restart, model, labels and criteria
                 values[i] = new_restarts[name][j]
@@ -143,15 +198,7 @@ def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], R
         else:  # the sweep's restarts stay, the repair's further ones (no better) join them
             for name, values in restarts.items():
                 values[i, n_restarts:] = new_restarts[name][j, n_restarts:]
-    merged = results.with_restarts(restarts, **added, n_restarts_run=n_run, restarts_reason=reasons)
-    after = suspicious_k(k_values, merged["inertia"], None)
-    still = [k for k in after.named if k in named]
-    if still:
-        warnings.warn(
-            f"k={still} still look stuck in a poor local optimum after {budget} restarts "
-            f"each ({'; '.join(after.reasons[k] for k in still)}). Raise n_init_max or "
-            "max_iter; results_['restarts_reason'] says why each k had more restarts.",
-            UnderConvergedWarning,
-            stacklevel=user_stacklevel(),
-        )
+    merged = results.with_restarts(
+        restarts, **added, n_restarts_run=n_run.copy(), restarts_reason=reasons.copy()
+    )
     return dataclasses.replace(fitted, results=merged, models=models, labels=labels)
