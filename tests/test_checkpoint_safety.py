@@ -42,6 +42,19 @@ def small(checkpoint, **params):
     return KSweep(checkpoint=checkpoint, **{**defaults, **params})
 
 
+def _count_fused_runs(monkeypatch) -> list:
+    """The (k, restart) keys every fused group fits from now on (a list that fills up)."""
+    computed = []
+    real = ksweep._local.run_fused_group
+
+    def counting(template, data, keys, *args):
+        computed.extend(keys)
+        return real(template, data, keys, *args)
+
+    monkeypatch.setattr(ksweep._local, "run_fused_group", counting)
+    return computed
+
+
 def test_overwrite_deletes_only_ksweeps_own_files(X, tmp_path):
     mine = {"notes.json": '{"mine": 1}', "task-summary.json": "[]", "data.txt": "x"}
     mine["state-k2-r0-notes.json"] = "{}"  # a state file's name, but not one ksweep writes
@@ -206,14 +219,8 @@ def test_a_sigkilled_fused_sweep_resumes_with_only_the_missing_runs(tmp_path, mo
         tuple(int(part[1:]) for part in p.stem.split("-")[1:]) for p in folder.glob("task-*.json")
     }
     assert total // 2 <= len(stored) < total
-    computed = []
     real = ksweep._local.run_fused_group
-
-    def counting(template, data, keys, *args):
-        computed.extend(keys)
-        return real(template, data, keys, *args)
-
-    monkeypatch.setattr(ksweep._local, "run_fused_group", counting)
+    computed = _count_fused_runs(monkeypatch)
     resumed = KSweep(checkpoint=folder, inner_threads=1, **params).fit(X)
     every = {(k, r) for k in range(2, 26) for r in range(2)}
     results = resumed.results_
@@ -262,14 +269,7 @@ def test_a_stored_best_run_that_cannot_be_rebuilt_is_refitted(X, tmp_path, monke
 
         monkeypatch.setattr(ksweep._local, "rebuild_fused", off_for_k3)
         expected = {key for key in best_keys(full) if key[0] == 3}
-    computed = []
-    real = ksweep._local.run_fused_group
-
-    def counting(template, data, keys, *args):
-        computed.extend(keys)
-        return real(template, data, keys, *args)
-
-    monkeypatch.setattr(ksweep._local, "run_fused_group", counting)
+    computed = _count_fused_runs(monkeypatch)
     assert_same_sweep(KSweep(checkpoint=tmp_path, **params).fit(X), full)
     assert sorted(computed) == sorted(expected)
 
