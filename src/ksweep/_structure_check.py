@@ -41,8 +41,9 @@ def _two_means(sets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The best 2-means inertia of each of the centered data sets ``sets`` (shape (S, m, d)).
 
     :data:`STARTS` k-means++ starts per set run side by side: each Lloyd iteration is
-    one product of every set with its starts' split directions (float32; a row goes
-    to the second center when ``x · (c1 - c0)`` exceeds ``(|c1|² - |c0|²) / 2``).
+    one product of a set with its starts' split directions (float32; a row goes
+    to the second center when ``x · (c1 - c0)`` exceeds ``(|c1|² - |c0|²) / 2``),
+    set after set (:func:`_lloyd_splits`).
     The inertia of each final split is computed in float64; the best start is kept.
     """
     n_sets, m, _ = sets.shape
@@ -61,21 +62,9 @@ def _two_means(sets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         firsts.append(first)
     c0 = np.stack(firsts, axis=1).astype(np.float32)  # (S, STARTS, d)
     c1 = fast[rows, np.stack(picks, axis=1)]
-    total = fast.sum(axis=1)[:, np.newaxis]
-    side = None
-    for _ in range(MAX_ITER):
-        threshold = ((c1**2).sum(axis=2) - (c0**2).sum(axis=2)) / 2
-        direction = np.ascontiguousarray((c1 - c0).transpose(0, 2, 1))  # (S, d, STARTS)
-        new = np.matmul(fast, direction) > threshold[:, np.newaxis]  # (S, m, STARTS)
-        if side is not None and np.array_equal(new, side):
-            break
-        side = new
-        weights = np.ascontiguousarray(side.transpose(0, 2, 1), dtype=np.float32)
-        n1 = weights.sum(axis=2)[..., np.newaxis]
-        sum1 = np.matmul(weights, fast)  # (S, STARTS, d)
-        n0 = m - n1
-        c0 = np.where(n0 > 0, (total - sum1) / np.maximum(n0, 1), c0)
-        c1 = np.where(n1 > 0, sum1 / np.maximum(n1, 1), c1)
+    side = np.empty((n_sets, m, STARTS), dtype=bool)
+    for s in range(n_sets):  # one set at a time: its rows stay in cache, and it stops alone
+        side[s] = _lloyd_splits(fast[s], c0[s], c1[s])
     # the within-cluster sum of squares of each final split, in float64
     weights = np.ascontiguousarray(side.transpose(0, 2, 1), dtype=np.float64)
     n1 = weights.sum(axis=2)
@@ -87,6 +76,32 @@ def _two_means(sets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         - (sum1**2).sum(axis=2) / np.maximum(n1, 1)
     )
     return np.maximum(w, 0.0).min(axis=1)
+
+
+def _lloyd_splits(fast: np.ndarray, c0: np.ndarray, c1: np.ndarray) -> np.ndarray:
+    """Lloyd's 2-means of one data set (float32, shape (m, d)) from :data:`STARTS` pairs of
+    centers side by side; returns each row's side of each final split, shape (m, STARTS).
+
+    At most :data:`MAX_ITER` iterations; it stops when no row of any start changes side
+    (a split that stopped earlier is a fixed point: it stays as it is).
+    """
+    m = fast.shape[0]
+    total = fast.sum(axis=0)
+    side = None
+    for _ in range(MAX_ITER):
+        threshold = ((c1**2).sum(axis=1) - (c0**2).sum(axis=1)) / 2
+        direction = np.ascontiguousarray((c1 - c0).T)  # (d, STARTS)
+        new = np.matmul(fast, direction) > threshold  # (m, STARTS)
+        if side is not None and np.array_equal(new, side):
+            break
+        side = new
+        weights = np.ascontiguousarray(side.T, dtype=np.float32)
+        n1 = weights.sum(axis=1)[:, np.newaxis]
+        sum1 = np.matmul(weights, fast)  # (STARTS, d)
+        n0 = m - n1
+        c0 = np.where(n0 > 0, (total - sum1) / np.maximum(n0, 1), c0)
+        c1 = np.where(n1 > 0, sum1 / np.maximum(n1, 1), c1)
+    return side
 
 
 def check_structure(
