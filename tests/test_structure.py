@@ -150,3 +150,31 @@ def test_the_gate_needs_a_structure_test():
     with pytest.raises(ValueError, match=r"must be a StructureTest .* Got bool instead"):
         select_unless_no_structure(K, INERTIA, True)
     assert isinstance(FLAT, StructureTest)
+
+
+def test_each_data_set_of_the_test_stops_at_its_own_fixed_point(monkeypatch):
+    """A set whose split no longer changes stops; running it on to the last iteration
+    (as the batched loop did, until every set had stopped) changes no bit."""
+    from ksweep import _structure_check as sc
+
+    rng = np.random.default_rng(3)
+    blobs = make_blobs(300, n_features=6, centers=3, random_state=0)[0]
+    sets = np.stack([blobs, rng.random((300, 6)), rng.normal(size=(300, 6)), 5 * blobs])
+    sets -= sets.mean(axis=1, keepdims=True)
+    stopped = sc._two_means(sets, np.random.default_rng(0))
+
+    def never_stopping(fast, c0, c1):
+        m, total = fast.shape[0], fast.sum(axis=0)
+        for _ in range(sc.MAX_ITER):
+            threshold = ((c1**2).sum(axis=1) - (c0**2).sum(axis=1)) / 2
+            side = fast @ np.ascontiguousarray((c1 - c0).T) > threshold
+            weights = np.ascontiguousarray(side.T, dtype=np.float32)
+            n1 = weights.sum(axis=1)[:, np.newaxis]
+            sum1 = weights @ fast
+            c0 = np.where(m - n1 > 0, (total - sum1) / np.maximum(m - n1, 1), c0)
+            c1 = np.where(n1 > 0, sum1 / np.maximum(n1, 1), c1)
+        return side
+
+    monkeypatch.setattr(sc, "_lloyd_splits", never_stopping)
+    np.testing.assert_array_equal(stopped, sc._two_means(sets, np.random.default_rng(0)))
+    assert np.all(stopped > 0)
