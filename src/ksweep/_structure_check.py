@@ -12,9 +12,10 @@ and of B reference data sets drawn uniformly in the data's bounding box. Here:
   so the test reads the same on a sample as on the whole data, and costs
   ``(B + 1)`` tiny 2-means fits whatever the size of X;
 - ``W_1`` is the total sum of squares (no fit) and ``W_2`` the best of
-  :data:`STARTS` k-means++-seeded Lloyd runs, all B + 1 data sets at once
-  (numpy, batched), so the test does not depend on the sweep's engine or
-  estimator (a k-medoids sweep's inertia is not a sum of squares).
+  :data:`STARTS` k-means++-seeded Lloyd runs (numpy: the seeding batched over
+  the B + 1 data sets, then each set's starts side by side, set after set), so
+  the test does not depend on the sweep's engine or estimator (a k-medoids
+  sweep's inertia is not a sum of squares).
 
 Seeds come from the sweep's entropy under :data:`~ksweep._seeding.STRUCTURE_KEY`.
 """
