@@ -16,10 +16,13 @@ from sklearn.datasets import make_blobs
 from threadpoolctl import threadpool_limits
 
 import ksweep._executors
+import ksweep._local
 import ksweep._threads
 from ksweep import KSweep
+from ksweep._blocks import Split
 from ksweep._executors import auto_executor, open_backend
-from ksweep._threads import cpu_cores, effective_n_jobs, threads_per_task
+from ksweep._fused import fused_lloyd
+from ksweep._threads import CoreShare, cpu_cores, effective_n_jobs, threads_per_task
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +175,59 @@ def test_fused_results_identical_on_one_core_and_all(X, monkeypatch, dtype):
         threads = _sweep(data, k_range=range(2, 40), n_init=4, executor="threads", n_jobs=3)
     _assert_same_results(one, every)
     _assert_same_results(one, threads)
+
+
+def test_core_share_gives_the_last_tasks_the_cores_the_others_left():
+    share = CoreShare(cores=4, workers=2, tasks=3)
+    assert share.threads() == 2  # two of the three run at once
+    share.done()
+    assert share.threads() == 2
+    share.done()
+    assert share.threads() == 4  # the last one alone
+    alone = CoreShare(cores=2, workers=1, tasks=3)  # one worker: each task alone
+    assert alone.threads() == 2
+
+
+def test_a_fused_group_left_alone_takes_the_cores_its_peer_left(monkeypatch):
+    # the peer group ends after the first pass: from the next pass on this one runs its
+    # kernels on both cores, and its runs end as they would on one thread
+    X = np.random.default_rng(0).normal(size=(3000, 8)).astype(np.float32)
+    ks, seeds = [2, 3, 4, 5, 6], [1, 2, 3, 4, 5]
+    sizes = []
+    resize = Split.resize
+
+    def spy(self, threads):
+        sizes.append(threads)
+        resize(self, threads)
+
+    monkeypatch.setattr(Split, "resize", spy)
+    share = CoreShare(cores=2, workers=2, tasks=2)
+    shared = fused_lloyd(
+        X, ks, seeds, max_iter=50, tol=0.0, threads=share, on_pass=lambda _: share.done()
+    )
+    assert sizes == [2]
+    alone = fused_lloyd(X, ks, seeds, max_iter=50, tol=0.0, threads=1)
+    for a, b in zip(alone, shared, strict=True):
+        np.testing.assert_array_equal(a.labels, b.labels)
+        np.testing.assert_array_equal(a.centers, b.centers)
+        assert (a.inertia, a.n_iter) == (b.inertia, b.n_iter)
+
+
+def test_the_driver_widens_blas_for_the_groups_left(X, monkeypatch):
+    # two fused groups side by side on 2 cores: as each ends, the driver (OpenBLAS takes a
+    # thread count from the main thread only) gives the cores to those left
+    _cores(monkeypatch, 2)
+    widened = []
+    monkeypatch.setattr(ksweep._local, "widen_blas", widened.append)
+    params = {"k_range": range(2, 6), "n_init": 40, "selection": "kneedle"}
+    with threadpool_limits(limits=64):
+        shared = _sweep(X, **params)
+        assert widened == [2, 2]
+        alone = _sweep(X, executor="serial", inner_threads=1, **params)
+        capped = _sweep(X, inner_threads=1, **params)
+    assert widened == [2, 2]  # neither a serial sweep nor a capped one shares
+    _assert_same_results(alone, shared)
+    _assert_same_results(alone, capped)
 
 
 def test_fused_results_identical_in_worker_processes(X, monkeypatch):

@@ -63,6 +63,13 @@ class Split:
         for future in futures:
             future.result()
 
+    def resize(self, threads: int) -> None:
+        """Use ``threads`` threads from the next call on (results do not change)."""
+        threads = max(1, int(threads))
+        if threads != self.threads:
+            self.close()
+            self.__init__(threads)
+
     def close(self, wait: bool = True) -> None:
         """Stop the threads (``wait=False``: let them finish on their own)."""
         if self.pool is not None:

@@ -55,7 +55,7 @@ from ksweep._families import task_params
 from ksweep._fused_state import LloydState, centered_data, nearest_labels
 from ksweep._kernels import kernels, numba_available
 from ksweep._kmeanspp import seed_kmeans_plusplus
-from ksweep._threads import cpu_cores
+from ksweep._threads import CoreShare, cpu_cores
 
 #: Centers per fused task: the restarts of a sweep are grouped so that each task holds
 #: about this many (all k of one restart at least). Enough centers make every product
@@ -163,7 +163,7 @@ def fused_lloyd(
     tol: float,
     stop_rule: str = "sklearn",
     init_centers: list[np.ndarray] | None = None,
-    threads: int = 1,
+    threads: int | CoreShare = 1,
     mean_variance: float | None = None,
     chains: list[int] | None = None,
     on_done: Callable[[int, FusedRun], None] | None = None,
@@ -187,9 +187,12 @@ def fused_lloyd(
         unchanged; "tslearn": mean inertia changed by less than ``tol``.
     init_centers : list of ndarray, optional
         Start from these centers instead of k-means++ (one per run).
-    threads : int, default=1
+    threads : int or CoreShare, default=1
         Threads for the compiled kernels, each on its own runs (the products use
-        BLAS's own threads). Results do not depend on it.
+        BLAS's own threads). A :class:`~ksweep._threads.CoreShare` is asked before
+        every pass, so a group that outlives its peers takes the cores they left for
+        its kernels (the driver widens BLAS's cap: OpenBLAS takes a new thread count
+        from the main thread only). Results do not depend on it.
     mean_variance : float, optional
         X's mean feature variance (the scale of scikit-learn's ``tol``), when the
         caller has it already.
@@ -225,7 +228,8 @@ def fused_lloyd(
         for k, s in zip(ks, seeds, strict=True)
     ]
     rows = block_rows(n, sum(run.k for run in runs), Xc.dtype.itemsize)
-    split = Split(threads)
+    share = threads if isinstance(threads, CoreShare) else None
+    split = Split(threads.threads() if share is not None else threads)
     try:
         _fit_runs(
             Xc,
@@ -242,6 +246,7 @@ def fused_lloyd(
             on_done,
             states,
             on_pass,
+            share,
         )
     finally:
         split.close()
@@ -266,6 +271,7 @@ def _fit_runs(
     on_done=None,
     states=None,
     on_pass=None,
+    share=None,
 ):
     """Seed (unless ``init_centers`` or a state), iterate, and finish every run; see
     ``fused_lloyd``."""
@@ -338,6 +344,8 @@ def _fit_runs(
             on_done(column[key], run)
 
     while live:
+        if share is not None and share.threads() > split.threads:  # peers have finished
+            split.resize(share.threads())  # (the driver widens BLAS's cap)
         stacked = np.concatenate([centers[id(run)] for run in live])
         offsets = np.zeros(len(live) + 1, dtype=np.intp)
         offsets[1:] = np.cumsum([run.k for run in live])
@@ -478,7 +486,7 @@ def fit_runs(
     X: np.ndarray,
     ks: list[int],
     seeds: list[int],
-    threads: int = 1,
+    threads: int | CoreShare = 1,
     mean_variance: float | None = None,
     chains: list[int] | None = None,
     on_done: Callable[[int, FusedRun], None] | None = None,

@@ -53,6 +53,7 @@ from ksweep._pipeline import (
 from ksweep._seeding import GAP_REFERENCES_KEY, criteria_seed, seed_entropy, spawn
 from ksweep._structure_check import dense_rows
 from ksweep._tasks import TaskRecord, rebuild_fused, run_fused_group, run_task
+from ksweep._threads import CoreShare, widen_blas
 from ksweep._validation import check_k_range, param_error, validate_estimator_params
 from ksweep.criteria import reference_datasets
 from ksweep.exceptions import (
@@ -499,6 +500,15 @@ class LocalRunner(Runner):
                 used = sorted({task.dataset for task in tasks})
                 handles = {index: backend.ship(self.datasets[index]) for index in used}
                 threads = backend.inner_threads
+                if (
+                    groups is not None
+                    and len(groups) > 1
+                    and backend.kind == "in_process"
+                    and threads is not None
+                    and isinstance(sweep.inner_threads, str)  # "auto": no cap was asked for
+                ):  # a group that outlives the others takes the cores they leave
+                    running = min(backend.workers, len(groups))
+                    threads = CoreShare(threads * running, backend.workers, len(groups))
                 if groups is not None:
                     jobs = _group_tasks(
                         self.template, handles, groups, threads, self.family, checkpoint, states
@@ -520,6 +530,8 @@ class LocalRunner(Runner):
                 )
                 for job_key, result in run_tasks(backend.executor, jobs, backend.window):
                     duration.first_finished(user_stacklevel() + 1)
+                    if isinstance(threads, CoreShare):  # BLAS heeds its cap from here only
+                        widen_blas(threads.threads())
                     done = result if self.engine == "fused" else {job_key: result}
                     for key, record in done.items():
                         keeper.add(key, record)

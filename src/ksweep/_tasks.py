@@ -18,7 +18,7 @@ from ksweep._families import Family, family_of, score_fit, task_params
 from ksweep._fused import fit_runs, fitted_estimator, rebuild_runs
 from ksweep._fused_state import LloydState
 from ksweep._shipping import resolve_data
-from ksweep._threads import capped_threads, cpu_cores
+from ksweep._threads import CoreShare, capped_threads, cpu_cores
 from ksweep.exceptions import TaskAbortedError
 
 
@@ -187,6 +187,9 @@ class _StateWriter:
 
 
 def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoint, states):
+    share = threads if isinstance(threads, CoreShare) else None
+    if share is not None:
+        threads = share.threads()
     limits = capped_threads(threads) if threads is not None else contextlib.nullcontext()
     mean_variance = None if X.ndim == 3 else float(np.mean(np.var(X, axis=0)))
     start = time.perf_counter()
@@ -199,19 +202,23 @@ def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoi
         with contextlib.suppress(OSError):
             checkpoint.save(keys[index], seeds[index], record)
 
-    with limits:
-        runs = fit_runs(
-            template,
-            X,
-            ks,
-            seeds,
-            cpu_cores() if threads is None else threads,
-            mean_variance,
-            chains,
-            on_done=None if checkpoint is None else save_early,
-            states=states,
-            on_pass=None if checkpoint is None else _StateWriter(checkpoint, keys, seeds),
-        )
+    try:
+        with limits:
+            runs = fit_runs(
+                template,
+                X,
+                ks,
+                seeds,
+                share or (cpu_cores() if threads is None else threads),
+                mean_variance,
+                chains,
+                on_done=None if checkpoint is None else save_early,
+                states=states,
+                on_pass=None if checkpoint is None else _StateWriter(checkpoint, keys, seeds),
+            )
+    finally:
+        if share is not None:  # its cores go to the groups still running
+            share.done()
     if checkpoint is not None:  # its runs are written: where they stood is of no more use
         with contextlib.suppress(OSError):
             checkpoint.drop_states(keys)

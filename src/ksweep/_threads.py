@@ -138,3 +138,41 @@ def capped_threads(threads: int):
             if _BLAS_STATE["depth"] == 0:
                 _BLAS_STATE["limiter"].restore_original_limits()
                 _BLAS_STATE["limiter"] = None
+
+
+def widen_blas(threads: int) -> None:
+    """Raise the process-wide BLAS cap of the running :func:`capped_threads` to ``threads``
+    (a task left alone takes the cores its peers left); the last to leave still
+    restores the limits from before the first entered. OpenBLAS takes a thread count
+    from the main thread only (measured: a call from another thread changes nothing),
+    so the sweep's driver calls it."""
+    with _BLAS_LOCK:
+        if _BLAS_STATE["depth"] > 0:
+            _thread_controller().select(user_api="blas").limit(limits=threads)
+
+
+class CoreShare:
+    """The cores of one sweep's fused tasks in this process, shared as they finish.
+
+    ``tasks`` tasks run on ``workers`` workers at most at once; :meth:`threads` tells a
+    running task how many threads it may use now, ``cores // min(workers, tasks
+    left)``: once fewer tasks are left (running or waiting) than workers, the last
+    ones take the cores the others left. The fused engine's results do not depend
+    on its thread count, so sharing changes no bit.
+    """
+
+    def __init__(self, cores: int, workers: int, tasks: int):
+        self.cores = max(1, int(cores))
+        self.workers = max(1, int(workers))
+        self.left = max(1, int(tasks))
+        self._lock = threading.Lock()
+
+    def threads(self) -> int:
+        """The threads a running task may use now."""
+        with self._lock:
+            return max(1, self.cores // min(self.workers, self.left))
+
+    def done(self) -> None:
+        """A task has finished (or failed): its cores go to those left."""
+        with self._lock:
+            self.left = max(1, self.left - 1)
