@@ -35,6 +35,9 @@ class Split:
     """
 
     def __init__(self, threads: int):
+        self._start(threads)
+
+    def _start(self, threads: int) -> None:
         self.threads = max(1, int(threads))
         self.pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
 
@@ -65,10 +68,9 @@ class Split:
 
     def resize(self, threads: int) -> None:
         """Use ``threads`` threads from the next call on (results do not change)."""
-        threads = max(1, int(threads))
-        if threads != self.threads:
+        if max(1, int(threads)) != self.threads:
             self.close()
-            self.__init__(threads)
+            self._start(threads)
 
     def close(self, wait: bool = True) -> None:
         """Stop the threads (``wait=False``: let them finish on their own)."""

@@ -344,8 +344,9 @@ def _fit_runs(
             on_done(column[key], run)
 
     while live:
-        if share is not None and share.threads() > split.threads:  # peers have finished
-            split.resize(share.threads())  # (the driver widens BLAS's cap)
+        wanted = split.threads if share is None else share.threads()
+        if wanted > split.threads:  # peers have finished (the driver widens BLAS's cap)
+            split.resize(wanted)
         stacked = np.concatenate([centers[id(run)] for run in live])
         offsets = np.zeros(len(live) + 1, dtype=np.intp)
         offsets[1:] = np.cumsum([run.k for run in live])

@@ -209,7 +209,7 @@ def _fused_group(template, X, keys, ks, seeds, threads, family, chains, checkpoi
                 X,
                 ks,
                 seeds,
-                share or (cpu_cores() if threads is None else threads),
+                share if share is not None else cpu_cores() if threads is None else threads,
                 mean_variance,
                 chains,
                 on_done=None if checkpoint is None else save_early,
