@@ -154,11 +154,11 @@ def test_a_failing_checkpoint_write_keeps_the_finished_tasks(X, tmp_path, monkey
     real = ksweep._checkpoint._write_atomic
     calls = []
 
-    def disk_full(path, text):
+    def disk_full(path, text, durable=True):
         calls.append(path.name)
         if path.name.startswith("task-") and len(calls) > 4:
             raise OSError(28, "No space left on device")
-        real(path, text)
+        real(path, text, durable=durable)
 
     monkeypatch.setattr(ksweep._checkpoint, "_write_atomic", disk_full)
     with pytest.raises(CheckpointWriteError, match="No space left") as caught:

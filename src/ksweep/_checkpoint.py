@@ -113,6 +113,22 @@ def _checksum(payload: Mapping) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def _write_entry(path: Path, payload: Mapping, durable: bool = True) -> None:
+    """Write ``payload`` with its checksum to ``path`` (atomically, see :func:`_write_atomic`)."""
+    entry = {"payload": payload, "checksum": _checksum(payload)}
+    _write_atomic(path, json.dumps(entry), durable=durable)
+
+
+def _read_entry(path: Path) -> Any:
+    """The payload :func:`_write_entry` wrote to ``path``; ValueError where its checksum
+    fails (and OSError, ValueError, KeyError or TypeError where it cannot be read)."""
+    entry = json.loads(path.read_text(encoding="utf-8"))
+    payload = entry["payload"]
+    if entry.get("checksum") != _checksum(payload):
+        raise ValueError(f"{path.name}: checksum")
+    return payload
+
+
 def _write_atomic(path: Path, text: str, durable: bool = True) -> None:
     """Write ``text`` to a temporary file and rename it to ``path``: a reader sees the
     whole file or none. ``durable``: fsync the file and the directory first, so it
@@ -264,13 +280,8 @@ class Checkpoint:
             if not file.exists():
                 continue
             try:
-                entry = json.loads(file.read_text(encoding="utf-8"))
-                payload = entry["payload"]
-                valid = (
-                    entry.get("checksum") == _checksum(payload)
-                    and payload["seed"] == seed
-                    and list(payload["key"]) == list(key)
-                )
+                payload = _read_entry(file)
+                valid = payload["seed"] == seed and list(payload["key"]) == list(key)
             except (OSError, ValueError, KeyError, TypeError):
                 valid = False
             if not valid:
@@ -281,9 +292,7 @@ class Checkpoint:
 
     def save(self, key: tuple[int, ...], seed: int, record: Any) -> None:
         """Write one finished task atomically."""
-        payload = task_payload(key, seed, record)
-        entry = {"payload": payload, "checksum": _checksum(payload)}
-        _write_atomic(self.path / task_filename(key), json.dumps(entry))
+        _write_entry(self.path / task_filename(key), task_payload(key, seed, record))
 
     def save_states(self, group: list[tuple[int, ...]], runs: list[tuple]) -> None:
         """Write atomically where the unfinished runs of a fused group stand, one file for
@@ -306,8 +315,7 @@ class Checkpoint:
                 for key, seed, state in runs
             ]
         }
-        entry = {"payload": payload, "checksum": _checksum(payload)}
-        _write_atomic(self.path / state_filename(group), json.dumps(entry), durable=False)
+        _write_entry(self.path / state_filename(group), payload, durable=False)
 
     def drop_states(self, group: list[tuple[int, ...]] | None = None) -> None:
         """Remove the state file of ``group`` (its runs are finished), or every state file."""
@@ -329,12 +337,9 @@ class Checkpoint:
             if not _OWNED.fullmatch(file.name):
                 continue
             try:
-                entry = json.loads(file.read_text(encoding="utf-8"))
-                if entry.get("checksum") != _checksum(entry["payload"]):
-                    raise ValueError("checksum")
                 runs = [
                     (tuple(run["key"]), run["seed"], dict(run["state"]))
-                    for run in entry["payload"]["runs"]
+                    for run in _read_entry(file)["runs"]
                 ]
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 _report_corrupt(file, "its runs start over")
