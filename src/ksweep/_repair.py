@@ -107,22 +107,20 @@ def repair(front: Any, fitted: Fitted, plan: Plan, runner_for: Callable[[Any], R
         and k_values.size >= 2
         and np.all(np.isfinite(results["restart_inertia"]))
     )
-    if not judged or budget <= n_restarts:
-        merged = results.with_columns(n_restarts_run=n_run, restarts_reason=reasons)
-        return dataclasses.replace(fitted, results=merged)
-    check = suspicious_k(k_values, results["inertia"], results["restart_inertia"])
     repaired: list[int] = []
-    for _ in range(REPAIR_ROUNDS):
-        named = [k for k in check.named if k not in repaired]
-        if not named:
-            break
-        for k in named:
-            i = int(np.flatnonzero(k_values == k)[0])
-            n_run[i], reasons[i] = budget, check.reasons[k]
-        fitted = _repair_round(front, fitted, plan, runner_for, named, budget, n_run, reasons)
-        repaired += named
-        check = suspicious_k(k_values, fitted.results["inertia"], None)
-    if not repaired:
+    if judged and budget > n_restarts:
+        check = suspicious_k(k_values, results["inertia"], results["restart_inertia"])
+        for _ in range(REPAIR_ROUNDS):
+            named = [k for k in check.named if k not in repaired]
+            if not named:
+                break
+            for k in named:
+                i = int(np.flatnonzero(k_values == k)[0])
+                n_run[i], reasons[i] = budget, check.reasons[k]
+            fitted = _repair_round(front, fitted, plan, runner_for, named, budget, n_run, reasons)
+            repaired += named
+            check = suspicious_k(k_values, fitted.results["inertia"], None)
+    if not repaired:  # nothing judged, no budget, or nothing named: the columns alone
         merged = results.with_columns(n_restarts_run=n_run, restarts_reason=reasons)
         return dataclasses.replace(fitted, results=merged)
     still = [k for k in check.named if k in repaired]
